@@ -1,0 +1,17 @@
+# Odoo 18.0 must be importable by $(PYTHON); see README.md, "Prerequisites".
+PYTHON ?= python3
+DEV := $(PYTHON) tools/dev.py
+
+.PHONY: run test stop lint
+
+run: ## serve the demo database at http://localhost:8069 (admin / admin)
+	@$(DEV) run
+
+test: ## install into a fresh copy of the cached template database and run pytest
+	@$(DEV) test $(PYTEST_ARGS)
+
+stop: ## stop the private PostgreSQL cluster
+	@$(DEV) stop
+
+lint: ## ruff and pylint-odoo, as pre-commit runs them
+	@$(PYTHON) -m pre_commit run --all-files

@@ -1,0 +1,35 @@
+{
+    "name": "MSP Retainer Billing & Revenue",
+    "summary": "Retainers with included hours and overage, time tracking, "
+    "quotes to projects, MRR pipeline and invoicing for managed service providers",
+    "version": "18.0.1.0.0",
+    "category": "Services/Revenue",
+    "author": "Atlas MSP Billing",
+    "website": "https://example.com/atlas_msp_billing",
+    "license": "LGPL-3",
+    "application": True,
+    "depends": [
+        "mail",
+        "portal",
+        "account",
+        "crm",
+        "sale_management",
+        "sale_crm",
+        "sale_project",
+        "sale_timesheet",
+        "hr_timesheet",
+        "project",
+    ],
+    "data": [
+        "security/atlas_msp_billing_security.xml",
+        "security/ir.model.access.csv",
+        "data/product_data.xml",
+        "views/menus.xml",
+    ],
+    "demo": [
+        "demo/company_demo.xml",
+        "demo/res_users_demo.xml",
+        "demo/res_partner_demo.xml",
+        "demo/product_demo.xml",
+    ],
+}

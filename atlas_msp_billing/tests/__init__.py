@@ -1,0 +1,2 @@
+from . import test_foundation
+from . import test_revenue_app_ui
