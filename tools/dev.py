@@ -156,6 +156,7 @@ def as_user(user):
     if os.geteuid() != 0:
         return {}
     return {
+        "cwd": "/",
         "user": user.pw_uid,
         "group": user.pw_gid,
         "extra_groups": [],
@@ -279,6 +280,7 @@ def database_settings():
         settings = ensure_cluster()
     os.environ.update(settings)
     os.environ.setdefault("PGDATABASE", "postgres")
+    os.environ.setdefault("PGOPTIONS", "-c client_min_messages=warning")
     return settings
 
 

@@ -34,6 +34,9 @@ class TestFoundation(MspBillingCommon):
         self.assertIn(account_manager, implied(billing_manager))
         self.assertIn(technician, implied(billing_manager))
         self.assertIn(self.env.ref("account.group_account_invoice"), implied(billing_manager))
+        approver = self.env.ref("hr_timesheet.group_hr_timesheet_approver")
+        self.assertIn(approver, implied(billing_manager))
+        self.assertNotIn(approver, implied(account_manager))
         # the chain only goes upwards
         self.assertNotIn(account_manager, implied(technician))
         self.assertNotIn(billing_manager, implied(account_manager))
@@ -84,9 +87,16 @@ class TestFoundation(MspBillingCommon):
 
     def test_menus_open_their_actions(self):
         expected = {
-            self.user_technician: {"My Time"},
-            self.user_account_manager: {"My Time", "Pipeline", "Quotes"},
-            self.user_billing_manager: {"My Time", "Pipeline", "Quotes", "Invoices"},
+            self.user_technician: {"Customers", "My Time"},
+            self.user_account_manager: {"Customers", "My Time", "Pipeline", "Quotes"},
+            self.user_billing_manager: {
+                "Customers",
+                "My Time",
+                "All Time",
+                "Pipeline",
+                "Quotes",
+                "Invoices",
+            },
         }
         for user, names in expected.items():
             with self.subTest(user=user.login):
