@@ -475,7 +475,6 @@ def cmd_test(args):
         f"--odoo-database={TEST_DB}",
         "--odoo-log-level=warn",
         "--odoo-http",
-        "--odoo-extra=test-enable",
         *args.pytest_args,
     ]
     if not any(not a.startswith("-") for a in args.pytest_args):
@@ -493,13 +492,17 @@ def main():
     run = commands.add_parser("run", help="serve the demo database")
     run.add_argument("--port", default=os.environ.get("PORT", "8069"))
     run.set_defaults(func=cmd_run)
-    test = commands.add_parser("test", help="install into a fresh database and run pytest")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test = commands.add_parser(
+        "test", help="install into a fresh database and run pytest (extra arguments go to pytest)"
+    )
     test.set_defaults(func=cmd_test)
     commands.add_parser("stop", help="stop the private PostgreSQL cluster").set_defaults(
         func=cmd_stop
     )
-    args = parser.parse_args()
+    # Whatever `test` does not know goes to pytest.
+    args, args.pytest_args = parser.parse_known_args()
+    if args.pytest_args and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(args.pytest_args)}")
     try:
         return args.func(args) or 0
     except SetupError as exc:
