@@ -23,7 +23,15 @@
     "data": [
         "security/atlas_msp_billing_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_sequence_data.xml",
         "data/product_data.xml",
+        "data/ir_cron_data.xml",
+        "views/msp_retainer_views.xml",
+        "views/msp_retainer_period_views.xml",
+        "views/msp_charge_views.xml",
+        "views/res_partner_views.xml",
+        "views/product_views.xml",
+        "wizard/msp_billing_run_views.xml",
         "views/menus.xml",
     ],
     "demo": [
@@ -31,5 +39,6 @@
         "demo/res_users_demo.xml",
         "demo/res_partner_demo.xml",
         "demo/product_demo.xml",
+        "demo/msp_retainer_demo.xml",
     ],
 }

@@ -1,3 +1,6 @@
+from contextlib import contextmanager
+
+from odoo import fields
 from odoo.tests import TransactionCase, new_test_user
 
 MSP_GROUPS = {
@@ -33,3 +36,83 @@ class MspBillingCommon(TransactionCase):
         cls.customer = cls.env["res.partner"].create(
             {"name": "Test Customer Inc.", "is_company": True}
         )
+
+    @contextmanager
+    def assertRaisesText(self, exception, text):
+        """assertRaises (which rolls back what the failing call wrote) and a
+        check that the message says ``text``."""
+        with self.assertRaises(exception) as catcher:
+            yield catcher
+        self.assertIn(text, str(catcher.exception))
+
+
+class MspBillingCase(MspBillingCommon):
+    """Customers with projects, tasks and an employee to log time, and helpers
+    to build retainers and run the billing on explicit dates."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.employee = cls.env["hr.employee"].create(
+            {"name": "Test Technician", "user_id": cls.user_technician.id}
+        )
+        cls.customer.user_id = cls.user_account_manager
+        cls.project = cls.env["project.project"].create(
+            {"name": "Managed IT – Test Customer", "partner_id": cls.customer.id}
+        )
+        cls.task_a, cls.task_b = cls.env["project.task"].create(
+            [
+                {"name": "Mail server migration", "project_id": cls.project.id},
+                {"name": "Printer setup", "project_id": cls.project.id},
+            ]
+        )
+        cls.product_fee = cls.env.ref("atlas_msp_billing.product_msp_retainer_fee")
+        cls.product_overage = cls.env.ref("atlas_msp_billing.product_msp_overage")
+        cls.product_adhoc = cls.env.ref("atlas_msp_billing.product_msp_adhoc_support")
+        cls.Retainer = cls.env["msp.retainer"]
+        # The database may hold demo retainers and unbilled work: these tests
+        # look only at the invoices of customers they create.
+        cls.env["msp.retainer"].search([("state", "=", "active")]).write({"state": "closed"})
+
+    @classmethod
+    def create_retainer(cls, activate=True, **values):
+        retainer = cls.env["msp.retainer"].create(
+            {
+                "partner_id": cls.customer.id,
+                "amount": 1000.0,
+                "billing_cycle": "monthly",
+                "included_hours": 10.0,
+                "overage_rate": 120.0,
+                "adhoc_rate": 150.0,
+                "date_start": "2026-01-01",
+                **values,
+            }
+        )
+        if activate:
+            retainer.with_context(msp_date=retainer.date_start).action_activate()
+        return retainer
+
+    @classmethod
+    def log_time(cls, hours, day, category="retainer", task=None, **values):
+        task = task or cls.task_a
+        return cls.env["account.analytic.line"].create(
+            {
+                "name": values.pop("name", "Work"),
+                "project_id": task.project_id.id,
+                "task_id": task.id,
+                "employee_id": cls.employee.id,
+                "unit_amount": hours,
+                "date": day,
+                "msp_billing_category": category,
+                **values,
+            }
+        )
+
+    def run_billing(self, day):
+        invoices = self.env["msp.retainer"]._run_billing(run_date=fields.Date.to_date(day))
+        return invoices.filtered(
+            lambda m: m.partner_id.commercial_partner_id.id >= self.customer.id
+        )
+
+    def lines_of(self, invoice, product):
+        return invoice.invoice_line_ids.filtered(lambda line: line.product_id == product)

@@ -1,0 +1,152 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+
+class MspCharge(models.Model):
+    _name = "msp.charge"
+    _description = "Ad-hoc Charge"
+    _inherit = ["mail.thread"]
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        check_company=True,
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    product_id = fields.Many2one(
+        "product.product",
+        required=True,
+        check_company=True,
+        tracking=True,
+        domain="[('sale_ok', '=', True)]",
+    )
+    name = fields.Char(
+        string="Description",
+        required=True,
+        compute="_compute_name",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
+    quantity = fields.Float(default=1.0, digits="Product Unit of Measure", tracking=True)
+    price_unit = fields.Monetary(
+        string="Unit Price",
+        compute="_compute_price_unit",
+        store=True,
+        readonly=False,
+        precompute=True,
+        tracking=True,
+    )
+    price_subtotal = fields.Monetary(string="Subtotal", compute="_compute_price_subtotal")
+    date = fields.Date(required=True, default=fields.Date.context_today, tracking=True)
+    invoice_line_id = fields.Many2one(
+        "account.move.line",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        index="btree_not_null",
+    )
+    invoice_id = fields.Many2one(related="invoice_line_id.move_id", string="Invoice")
+    state = fields.Selection(
+        [("pending", "Pending"), ("invoiced", "Invoiced")],
+        compute="_compute_state",
+        store=True,
+        index=True,
+        tracking=True,
+    )
+
+    @api.depends("product_id")
+    def _compute_name(self):
+        for charge in self:
+            if charge.product_id:
+                charge.name = charge.product_id.get_product_multiline_description_sale()
+
+    @api.depends("product_id", "partner_id", "quantity", "date")
+    def _compute_price_unit(self):
+        for charge in self:
+            if not charge.product_id:
+                continue
+            pricelist = charge.partner_id.commercial_partner_id.property_product_pricelist
+            if pricelist:
+                charge.price_unit = pricelist._get_product_price(
+                    charge.product_id, charge.quantity or 1.0, date=charge.date
+                )
+            else:
+                charge.price_unit = charge.product_id.lst_price
+
+    @api.depends("quantity", "price_unit")
+    def _compute_price_subtotal(self):
+        for charge in self:
+            charge.price_subtotal = charge.currency_id.round(charge.quantity * charge.price_unit)
+
+    @api.depends("invoice_line_id.move_id.state")
+    def _compute_state(self):
+        for charge in self:
+            move = charge.invoice_line_id.move_id
+            charge.state = "invoiced" if move and move.state != "cancel" else "pending"
+
+    @api.constrains("quantity", "price_unit")
+    def _check_amounts(self):
+        for charge in self:
+            if charge.quantity <= 0:
+                raise ValidationError(
+                    self.env._(
+                        "Charge %(charge)s: the quantity must be positive.", charge=charge.name
+                    )
+                )
+            if charge.price_unit < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Charge %(charge)s: the unit price cannot be negative; credit the "
+                        "customer with a credit note instead.",
+                        charge=charge.name,
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("partner_id"):
+                partner = self.env["res.partner"].browse(vals["partner_id"])
+                vals["partner_id"] = partner.commercial_partner_id.id
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if set(vals) - {"invoice_line_id", "state"}:
+            self._check_not_billed_on_posted()
+            if "partner_id" in vals and self.filtered("invoice_line_id"):
+                raise UserError(self.env._("An invoiced charge cannot move to another customer."))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_invoiced(self):
+        self._check_not_billed_on_posted()
+
+    def _check_not_billed_on_posted(self):
+        posted = self.invoice_line_id.move_id.filtered(lambda move: move.state == "posted")
+        if posted:
+            raise UserError(
+                self.env._(
+                    "These charges are billed on posted invoice %(invoices)s and can no longer "
+                    "change. Issue a credit note to correct them.",
+                    invoices=", ".join(posted.mapped("name")),
+                )
+            )
+
+    def _invoice_line_values(self):
+        self.ensure_one()
+        return {
+            "product_id": self.product_id.id,
+            "name": self.name,
+            "quantity": self.quantity,
+            "price_unit": self.price_unit,
+            "msp_charge_ids": [(6, 0, self.ids)],
+        }

@@ -1,0 +1,190 @@
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import float_round
+from odoo.tools.misc import format_date
+
+HOURS_DIGITS = 2
+
+
+class MspRetainerPeriod(models.Model):
+    _name = "msp.retainer.period"
+    _description = "Retainer Billing Period"
+    _order = "retainer_id, date_start"
+    _rec_names_search = ["retainer_id"]
+    _check_company_auto = True
+
+    retainer_id = fields.Many2one(
+        "msp.retainer", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    partner_id = fields.Many2one(related="retainer_id.partner_id", store=True, index=True)
+    company_id = fields.Many2one(related="retainer_id.company_id", store=True, index=True)
+    currency_id = fields.Many2one(related="retainer_id.currency_id", store=True)
+    date_start = fields.Date(required=True, readonly=True)
+    date_end = fields.Date(required=True, readonly=True)
+    is_partial = fields.Boolean(
+        readonly=True, help="Cut short by the retainer's end date: fee and hours are prorated."
+    )
+    # Snapshots: later edits of the retainer change only periods created later.
+    included_hours = fields.Float(digits=(16, HOURS_DIGITS), readonly=True)
+    overage_rate = fields.Monetary(readonly=True)
+    amount = fields.Monetary(string="Fee", readonly=True)
+
+    timesheet_ids = fields.One2many("account.analytic.line", "msp_period_id", readonly=True)
+    hours_used = fields.Float(
+        digits=(16, HOURS_DIGITS), compute="_compute_hours_used", store=True, compute_sudo=True
+    )
+    overage_hours = fields.Float(
+        digits=(16, HOURS_DIGITS), compute="_compute_overage", store=True, compute_sudo=True
+    )
+    overage_amount = fields.Monetary(compute="_compute_overage", store=True, compute_sudo=True)
+
+    invoice_id = fields.Many2one(
+        "account.move",
+        string="Fee Invoice",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        index="btree_not_null",
+    )
+    # Stays set when the fee invoice is deleted: the fee is billed again only
+    # through "Regenerate invoice", never by the billing run.
+    fee_billed = fields.Boolean(readonly=True, copy=False)
+    overage_invoice_id = fields.Many2one(
+        "account.move",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        index="btree_not_null",
+    )
+    alert_80_sent = fields.Boolean(readonly=True, copy=False)
+    alert_100_sent = fields.Boolean(readonly=True, copy=False)
+
+    _sql_constraints = [
+        (
+            "retainer_date_start_uniq",
+            "unique(retainer_id, date_start)",
+            "A retainer has one period per start date.",
+        ),
+    ]
+
+    @api.depends("retainer_id.name", "date_start", "date_end")
+    def _compute_display_name(self):
+        for period in self:
+            period.display_name = self.env._(
+                "%(retainer)s: %(start)s – %(end)s",
+                retainer=period.retainer_id.name,
+                start=format_date(period.env, period.date_start),
+                end=format_date(period.env, period.date_end),
+            )
+
+    @api.depends("timesheet_ids.unit_amount", "timesheet_ids.msp_billing_category")
+    def _compute_hours_used(self):
+        hours = dict(
+            self.env["account.analytic.line"]._read_group(
+                [("msp_period_id", "in", self.ids), ("msp_billing_category", "=", "retainer")],
+                ["msp_period_id"],
+                ["unit_amount:sum"],
+            )
+        )
+        for period in self:
+            period.hours_used = float_round(hours.get(period, 0.0), precision_digits=HOURS_DIGITS)
+
+    @api.depends("hours_used", "included_hours", "overage_rate")
+    def _compute_overage(self):
+        for period in self:
+            overage = max(period.hours_used - period.included_hours, 0.0)
+            period.overage_hours = float_round(overage, precision_digits=HOURS_DIGITS)
+            period.overage_amount = period.currency_id.round(
+                period.overage_hours * period.overage_rate
+            )
+
+    # ------------------------------------------------------------------
+    # Locking (billing rule 6)
+    # ------------------------------------------------------------------
+    def _posted_invoices(self):
+        return (self.invoice_id | self.overage_invoice_id).filtered(
+            lambda move: move.state == "posted"
+        )
+
+    def _check_not_billed_on_posted(self):
+        posted = self._posted_invoices()
+        if posted:
+            raise UserError(
+                self.env._(
+                    "This retainer period is billed on posted invoice %(invoices)s and can no "
+                    "longer change. Issue a credit note to correct it.",
+                    invoices=", ".join(posted.mapped("name")),
+                )
+            )
+
+    def write(self, vals):
+        if vals.get("invoice_id"):
+            vals = dict(vals, fee_billed=True)
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_invoiced(self):
+        self._check_not_billed_on_posted()
+        if self.filtered("fee_billed"):
+            raise UserError(self.env._("A period whose fee has been invoiced cannot be deleted."))
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+    def action_regenerate_invoice(self):
+        """Bill the fee of periods whose fee invoice was deleted or cancelled."""
+        invoices = self.env["account.move"]
+        for period in self:
+            if period.invoice_id and period.invoice_id.state != "cancel":
+                raise UserError(
+                    self.env._(
+                        "The fee of %(period)s is already on invoice %(invoice)s; delete or "
+                        "cancel that invoice before regenerating it.",
+                        period=period.display_name,
+                        invoice=period.invoice_id.display_name,
+                    )
+                )
+            retainer = period.retainer_id
+            retainer._billing_lock()
+            invoices |= retainer._billing_create_invoices(
+                [retainer._billing_prepare_invoice(period)]
+            )
+        return invoices._get_records_action(name=self.env._("Regenerated Invoices"))
+
+    def _fee_line_values(self):
+        self.ensure_one()
+        retainer = self.retainer_id
+        return {
+            "product_id": retainer._billing_product("fee").id,
+            "name": self.env._(
+                "%(retainer)s – retainer fee, %(start)s to %(end)s%(partial)s",
+                retainer=retainer.name,
+                start=format_date(self.env, self.date_start),
+                end=format_date(self.env, self.date_end),
+                partial=self.env._(" (prorated)") if self.is_partial else "",
+            ),
+            "quantity": 1.0,
+            "price_unit": self.amount,
+        }
+
+    def _overage_line_values(self):
+        self.ensure_one()
+        retainer = self.retainer_id
+        return {
+            "product_id": retainer._billing_product("overage").id,
+            "name": self.env._(
+                "%(retainer)s – overage %(start)s to %(end)s: %(used).2f h used, "
+                "%(included).2f h included, %(overage).2f h over",
+                retainer=retainer.name,
+                start=format_date(self.env, self.date_start),
+                end=format_date(self.env, self.date_end),
+                used=self.hours_used,
+                included=self.included_hours,
+                overage=self.overage_hours,
+            ),
+            "quantity": self.overage_hours,
+            "price_unit": self.overage_rate,
+        }
+
+    def _link_command(self):
+        return [Command.link(period.id) for period in self]

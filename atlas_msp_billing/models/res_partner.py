@@ -1,0 +1,209 @@
+from collections import defaultdict
+
+from odoo import Command, api, fields, models
+from odoo.tools import float_round
+
+from .msp_retainer_period import HOURS_DIGITS
+
+# Advisory lock namespace of the ad-hoc billing of a customer ("MSPA").
+ADHOC_BILLING_LOCK = 0x4D535041
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    msp_retainer_ids = fields.One2many("msp.retainer", "partner_id", string="Retainers")
+    msp_retainer_count = fields.Integer(compute="_compute_msp_retainer_count")
+
+    def _compute_msp_retainer_count(self):
+        counts = dict(
+            self.env["msp.retainer"]._read_group(
+                [("partner_id", "in", self.commercial_partner_id.ids)],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.msp_retainer_count = counts.get(partner.commercial_partner_id, 0)
+
+    def action_view_msp_retainers(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "atlas_msp_billing.msp_retainer_action"
+        )
+        partner = self.commercial_partner_id
+        action["domain"] = [("partner_id", "=", partner.id)]
+        action["context"] = {"default_partner_id": partner.id}
+        return action
+
+    def action_view_msp_charges(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "atlas_msp_billing.msp_charge_action"
+        )
+        partner = self.commercial_partner_id
+        action["domain"] = [("partner_id", "=", partner.id)]
+        action["context"] = {"default_partner_id": partner.id, "search_default_pending": 1}
+        return action
+
+    # ------------------------------------------------------------------
+    # Unbilled ad-hoc time and charges
+    # ------------------------------------------------------------------
+    def _msp_adhoc_time_domain(self, before):
+        # Time on a sale order line is invoiced through its sale order.
+        return [
+            ("partner_id", "child_of", self.ids),
+            ("msp_billing_category", "=", "adhoc"),
+            ("msp_invoice_line_id", "=", False),
+            ("so_line", "=", False),
+            ("project_id", "!=", False),
+            ("date", "<", before),
+        ]
+
+    def _msp_adhoc_time_lines(self, before, rate, currency, exclude=()):
+        """One invoice line per task (or project without task) of the unbilled
+        ad-hoc time dated before ``before``, at ``rate`` per hour."""
+        self.ensure_one()
+        domain = self._msp_adhoc_time_domain(before)
+        if exclude:
+            domain.append(("id", "not in", list(exclude)))
+        groups = (
+            self.env["account.analytic.line"]
+            .sudo()
+            ._read_group(
+                domain,
+                ["project_id", "task_id"],
+                ["unit_amount:sum", "id:array_agg"],
+                order="project_id, task_id",
+            )
+        )
+        product = self.env["msp.retainer"]._billing_product("adhoc")
+        lines = []
+        for project, task, total, ids in groups:
+            hours = float_round(total, precision_digits=HOURS_DIGITS)
+            lines.append(
+                Command.create(
+                    {
+                        "product_id": product.id,
+                        "name": self.env._(
+                            "Ad-hoc support – %(work)s: %(hours).2f h",
+                            work=task.display_name or project.display_name,
+                            hours=hours,
+                        ),
+                        "quantity": hours,
+                        "price_unit": currency.round(rate) if currency else rate,
+                        "msp_timesheet_ids": [Command.set(ids)],
+                    }
+                )
+            )
+        return lines
+
+    def _msp_pending_charges(self, before, exclude=()):
+        domain = [
+            ("partner_id", "=", self.id),
+            ("invoice_line_id", "=", False),
+            ("date", "<", before),
+        ]
+        if exclude:
+            domain.append(("id", "not in", list(exclude)))
+        return self.env["msp.charge"].sudo().search(domain, order="date, id")
+
+    def _msp_charge_lines(self, before, exclude=()):
+        self.ensure_one()
+        return [
+            Command.create(charge._invoice_line_values())
+            for charge in self._msp_pending_charges(before, exclude)
+        ]
+
+    # ------------------------------------------------------------------
+    # Customers without a retainer (billing rule 2)
+    # ------------------------------------------------------------------
+    @api.model
+    def _msp_run_adhoc_billing(self, run_date=None, commit=False, partners=None, force=False):
+        """On the first day of each month (or on demand with ``force``), one
+        invoice per customer without an active retainer, for its unbilled
+        ad-hoc time and pending charges."""
+        retainers = self.env["msp.retainer"]
+        invoices = self.env["account.move"]
+        customers = self._msp_adhoc_billing_customers(run_date, partners)
+        for company, partner_ids in customers.items():
+            day = run_date or retainers._msp_today(company)
+            if day.day != 1 and not force:
+                continue
+            for partner in self.browse(partner_ids).with_company(company):
+                if retainers.sudo()._msp_covering(partner, day):
+                    continue
+                try:
+                    with self.env.cr.savepoint():
+                        if not partner._msp_lock_for_billing():
+                            continue
+                        vals = partner._msp_adhoc_invoice_values(day, company)
+                        if vals:
+                            invoices |= retainers._billing_create_invoices([vals])
+                except Exception as error:
+                    self.env.invalidate_all()
+                    partner._message_log(
+                        body=self.env._("The billing run could not invoice ad-hoc work: %s", error)
+                    )
+                if commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+        return invoices
+
+    @api.model
+    def _msp_adhoc_billing_customers(self, run_date, partners):
+        """{company: commercial partner ids} having unbilled ad-hoc work."""
+        result = defaultdict(set)
+        time_domain = [
+            ("msp_billing_category", "=", "adhoc"),
+            ("msp_invoice_line_id", "=", False),
+            ("so_line", "=", False),
+            ("project_id", "!=", False),
+            ("partner_id", "!=", False),
+        ]
+        charge_domain = [("invoice_line_id", "=", False)]
+        if partners:
+            time_domain.append(("partner_id", "child_of", partners.ids))
+            charge_domain.append(("partner_id", "in", partners.commercial_partner_id.ids))
+        for company, partner in (
+            self.env["account.analytic.line"]
+            .sudo()
+            ._read_group(time_domain, ["company_id", "partner_id"])
+        ):
+            result[company].add(partner.commercial_partner_id.id)
+        for company, partner in (
+            self.env["msp.charge"].sudo()._read_group(charge_domain, ["company_id", "partner_id"])
+        ):
+            result[company].add(partner.id)
+        return result
+
+    def _msp_lock_for_billing(self):
+        """Concurrent runs split customers instead of both billing one."""
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)",
+            [ADHOC_BILLING_LOCK, self.id],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _msp_adhoc_invoice_values(self, day, company):
+        self.ensure_one()
+        product = self.env["msp.retainer"]._billing_product("adhoc")
+        currency = company.currency_id
+        pricelist = self.property_product_pricelist
+        rate = (
+            pricelist._get_product_price(product, 1.0, date=day) if pricelist else product.lst_price
+        )
+        lines = self._msp_adhoc_time_lines(day, rate, currency)
+        lines += self._msp_charge_lines(day)
+        if not lines:
+            return None
+        return {
+            "move_type": "out_invoice",
+            "partner_id": self.address_get(["invoice"])["invoice"],
+            "company_id": company.id,
+            "currency_id": (pricelist.currency_id or currency).id,
+            "invoice_date": day,
+            "invoice_origin": self.env._("Ad-hoc work before %s", fields.Date.to_string(day)),
+            "invoice_user_id": self.user_id.id,
+            "msp_generated": True,
+            "invoice_line_ids": lines,
+        }

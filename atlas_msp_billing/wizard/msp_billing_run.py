@@ -1,0 +1,33 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
+
+
+class MspBillingRun(models.TransientModel):
+    _name = "msp.billing.run"
+    _description = "Generate Invoices Now"
+
+    run_date = fields.Date(
+        string="Invoice Up To",
+        required=True,
+        default=lambda self: self.env["msp.retainer"]._msp_today(),
+        help="Drafts every invoice due on this date, as the daily billing run does.",
+    )
+
+    @api.constrains("run_date")
+    def _check_run_date(self):
+        today = self.env["msp.retainer"]._msp_today()
+        for wizard in self:
+            if wizard.run_date > today:
+                raise UserError(
+                    self.env._(
+                        "Invoices cannot be generated for a future date (%(date)s); "
+                        "choose today or an earlier date.",
+                        date=format_date(self.env, wizard.run_date),
+                    )
+                )
+
+    def action_generate(self):
+        self.ensure_one()
+        retainers = self.env["msp.retainer"]
+        return retainers._billing_result_action(retainers._run_billing(run_date=self.run_date))
