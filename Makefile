@@ -2,7 +2,7 @@
 PYTHON ?= python3
 DEV := $(PYTHON) tools/dev.py
 
-.PHONY: run test stop lint
+.PHONY: run test stop lint bench stress
 
 run: ## serve the demo database at http://localhost:8069 (admin / admin)
 	@$(DEV) run
@@ -15,3 +15,9 @@ stop: ## stop the private PostgreSQL cluster
 
 lint: ## ruff and pylint-odoo, as pre-commit runs them
 	@$(PYTHON) -m pre_commit run --all-files
+
+bench: ## time the billing run on a scratch database (N retainers x M entries, default 1000 x 50)
+	@$(PYTHON) tools/bench.py bench
+
+stress: ## two concurrent billing runs, one killed midway and restarted: counts duplicates
+	@$(PYTHON) tools/bench.py stress

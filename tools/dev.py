@@ -271,13 +271,19 @@ def stop_cluster():
     )
 
 
+_SETTINGS = {}
+
+
 def database_settings():
     """libpq settings of the server to use, exported for the client tools."""
+    if _SETTINGS:
+        return _SETTINGS
     if external_server():
         settings = {var: os.environ[var] for var in EXTERNAL_PG_VARS if os.environ.get(var)}
         say(f"using the PostgreSQL server of PGHOST={settings.get('PGHOST', 'default')}")
     else:
         settings = ensure_cluster()
+    _SETTINGS.update(settings)
     os.environ.update(settings)
     os.environ.setdefault("PGDATABASE", "postgres")
     os.environ.setdefault("PGOPTIONS", "-c client_min_messages=warning")

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tools.misc import format_date
 
 BILLING_CATEGORIES = [
@@ -114,12 +114,4 @@ class AccountAnalyticLine(models.Model):
         return self.msp_invoice_line_id.move_id | self.msp_period_id.overage_invoice_id
 
     def _msp_check_not_billed_on_posted(self):
-        posted = self.sudo()._msp_billing_moves().filtered(lambda move: move.state == "posted")
-        if posted:
-            raise UserError(
-                self.env._(
-                    "This time is billed on posted invoice %(invoices)s and can no longer "
-                    "change. Issue a credit note to correct it.",
-                    invoices=", ".join(posted.mapped("name")),
-                )
-            )
+        self.sudo()._msp_billing_moves()._msp_check_not_posted(self.env._("This time"))

@@ -41,6 +41,19 @@ class AccountMove(models.Model):
             ("msp_overage_period_ids", operator, value),
         ]
 
+    def _msp_check_not_posted(self, what):
+        """Rule 6: what a posted invoice bills is locked; ``what`` names it."""
+        posted = self.filtered(lambda move: move.state == "posted")
+        if posted:
+            raise UserError(
+                self.env._(
+                    "%(what)s is billed on posted invoice %(invoices)s and can no longer change. "
+                    "Issue a credit note to correct it.",
+                    what=what,
+                    invoices=", ".join(posted.mapped("name")),
+                )
+            )
+
     def _msp_release(self):
         """Rule 5: what a thrown-away invoice billed waits for the next invoice;
         the period fee is billed again only by "Regenerate invoice"."""

@@ -131,15 +131,7 @@ class MspCharge(models.Model):
         self._check_not_billed_on_posted()
 
     def _check_not_billed_on_posted(self):
-        posted = self.invoice_line_id.move_id.filtered(lambda move: move.state == "posted")
-        if posted:
-            raise UserError(
-                self.env._(
-                    "These charges are billed on posted invoice %(invoices)s and can no longer "
-                    "change. Issue a credit note to correct them.",
-                    invoices=", ".join(posted.mapped("name")),
-                )
-            )
+        self.sudo().invoice_line_id.move_id._msp_check_not_posted(self.env._("This charge"))
 
     def _invoice_line_values(self):
         self.ensure_one()

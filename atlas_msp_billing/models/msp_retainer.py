@@ -381,10 +381,7 @@ class MspRetainer(models.Model):
             if not billed:
                 continue
             changed = [
-                f
-                for f in SCHEDULE_FIELDS
-                if f in vals
-                and retainer._fields[f].convert_to_write(retainer[f], retainer) != vals[f]
+                f for f in SCHEDULE_FIELDS if f in vals and retainer._msp_differs(f, vals[f])
             ]
             if changed:
                 raise UserError(
@@ -408,6 +405,12 @@ class MspRetainer(models.Model):
                         date=format_date(self.env, last_billed_end),
                     )
                 )
+
+    def _msp_differs(self, field_name, value):
+        field = self._fields[field_name]
+        return self[field_name] != field.convert_to_record(
+            field.convert_to_cache(value, self), self
+        )
 
     # ------------------------------------------------------------------
     # ORM

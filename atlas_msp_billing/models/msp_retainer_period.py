@@ -4,6 +4,15 @@ from odoo.tools import float_round
 from odoo.tools.misc import format_date
 
 HOURS_DIGITS = 2
+# What an invoice states about its period; frozen once the invoice is posted.
+SNAPSHOT_FIELDS = {
+    "date_start",
+    "date_end",
+    "is_partial",
+    "included_hours",
+    "overage_rate",
+    "amount",
+}
 
 
 class MspRetainerPeriod(models.Model):
@@ -19,8 +28,8 @@ class MspRetainerPeriod(models.Model):
     partner_id = fields.Many2one(related="retainer_id.partner_id", store=True, index=True)
     company_id = fields.Many2one(related="retainer_id.company_id", store=True, index=True)
     currency_id = fields.Many2one(related="retainer_id.currency_id", store=True)
-    date_start = fields.Date(required=True, readonly=True)
-    date_end = fields.Date(required=True, readonly=True)
+    date_start = fields.Date(string="Start", required=True, readonly=True)
+    date_end = fields.Date(string="End", required=True, readonly=True)
     is_partial = fields.Boolean(
         readonly=True, help="Cut short by the retainer's end date: fee and hours are prorated."
     )
@@ -101,23 +110,13 @@ class MspRetainerPeriod(models.Model):
     # ------------------------------------------------------------------
     # Locking (billing rule 6)
     # ------------------------------------------------------------------
-    def _posted_invoices(self):
-        return (self.invoice_id | self.overage_invoice_id).filtered(
-            lambda move: move.state == "posted"
-        )
-
     def _check_not_billed_on_posted(self):
-        posted = self._posted_invoices()
-        if posted:
-            raise UserError(
-                self.env._(
-                    "This retainer period is billed on posted invoice %(invoices)s and can no "
-                    "longer change. Issue a credit note to correct it.",
-                    invoices=", ".join(posted.mapped("name")),
-                )
-            )
+        moves = self.sudo().invoice_id | self.sudo().overage_invoice_id
+        moves._msp_check_not_posted(self.env._("This retainer period"))
 
     def write(self, vals):
+        if SNAPSHOT_FIELDS & set(vals):
+            self._check_not_billed_on_posted()
         if vals.get("invoice_id"):
             vals = dict(vals, fee_billed=True)
         return super().write(vals)

@@ -27,23 +27,19 @@ class ResPartner(models.Model):
             partner.msp_retainer_count = counts.get(partner.commercial_partner_id, 0)
 
     def action_view_msp_retainers(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "atlas_msp_billing.msp_retainer_action"
-        )
-        partner = self.commercial_partner_id
-        action["domain"] = [("partner_id", "=", partner.id)]
-        action["context"] = {"default_partner_id": partner.id}
-        return action
+        return self._msp_customer_action("atlas_msp_billing.msp_retainer_action")
 
     def action_view_msp_charges(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "atlas_msp_billing.msp_charge_action"
+        return self._msp_customer_action(
+            "atlas_msp_billing.msp_charge_action", search_default_pending=1
         )
+
+    def _msp_customer_action(self, xmlid, **context):
+        self.ensure_one()
         partner = self.commercial_partner_id
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
         action["domain"] = [("partner_id", "=", partner.id)]
-        action["context"] = {"default_partner_id": partner.id, "search_default_pending": 1}
+        action["context"] = {"default_partner_id": partner.id, **context}
         return action
 
     # ------------------------------------------------------------------

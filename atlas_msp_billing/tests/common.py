@@ -56,7 +56,12 @@ class MspBillingCase(MspBillingCommon):
         cls.employee = cls.env["hr.employee"].create(
             {"name": "Test Technician", "user_id": cls.user_technician.id}
         )
-        cls.customer.user_id = cls.user_account_manager
+        cls.customer.write(
+            {
+                "user_id": cls.user_account_manager.id,
+                "property_payment_term_id": cls.env.ref("account.account_payment_term_30days").id,
+            }
+        )
         cls.project = cls.env["project.project"].create(
             {"name": "Managed IT – Test Customer", "partner_id": cls.customer.id}
         )

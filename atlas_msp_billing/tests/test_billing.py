@@ -21,6 +21,7 @@ class TestBillingRun(MspBillingCase):
         self.assertEqual(invoices.invoice_date, date(2026, 1, 1))
         self.assertEqual(invoices.partner_id, self.customer)
         self.assertEqual(invoices.invoice_user_id, self.user_account_manager)
+        self.assertEqual(invoices.invoice_payment_term_id, self.customer.property_payment_term_id)
         self.assertIn(retainer.name, invoices.invoice_origin)
         self.assertTrue(invoices.msp_generated)
         fee = self.lines_of(invoices, self.product_fee)
@@ -307,3 +308,46 @@ class TestGenerateInvoicesNow(MspBillingCase):
         self.assertEqual(action["res_model"], "account.move")
         self.assertTrue(retainer.invoice_ids)
         self.assertFalse(other.invoice_ids)
+
+
+@tagged("post_install", "-at_install")
+class TestRetainerEdits(MspBillingCase):
+    def test_end_date_reshapes_open_periods_only(self):
+        retainer = self.create_retainer()
+        self.run_billing("2026-01-01")
+        self.log_time(1.0, "2026-02-10")
+        february = retainer.period_ids.filtered(lambda p: p.date_start == date(2026, 2, 1))
+        retainer.date_end = "2026-02-14"
+        self.assertTrue(february.is_partial)
+        self.assertEqual(february.amount, 500.0)  # 14 of 28 days
+        self.assertEqual(february.included_hours, 5.0)
+        # Writing the same start date or cycle again is not a change.
+        retainer.write({"date_start": "2026-01-01", "billing_cycle": "monthly"})
+        with self.assertRaisesText(UserError, "Time is logged"):
+            retainer.date_end = "2026-01-31"
+
+    def test_activation_creates_the_current_period(self):
+        retainer = self.create_retainer(activate=False, date_start="2026-01-15")
+        retainer.with_context(msp_date="2026-03-20").action_activate()
+        self.assertEqual(retainer.period_ids.date_start, date(2026, 3, 15))
+        later = self.create_retainer(
+            activate=False,
+            date_start="2026-05-01",
+            partner_id=self.env["res.partner"].create({"name": "Later Co"}).id,
+        )
+        later.with_context(msp_date="2026-03-20").action_activate()
+        self.assertEqual(later.period_ids.date_start, date(2026, 5, 1), "its first period")
+
+    def test_counters_of_the_current_period(self):
+        retainer = self.create_retainer()
+        self.log_time(8.5, "2026-01-05")
+        self.log_time(3.0, "2026-01-06", category="adhoc")
+        retainer = retainer.with_context(msp_date="2026-01-20")
+        self.assertEqual(retainer.hours_used, 8.5)
+        self.assertEqual(retainer.hours_remaining, 1.5)
+        self.assertAlmostEqual(retainer.usage_percent, 85.0)
+        self.assertFalse(retainer.is_overage)
+        self.log_time(2.0, "2026-01-07")
+        retainer.invalidate_recordset()
+        self.assertTrue(retainer.is_overage)
+        self.assertEqual(retainer.current_period_id.overage_hours, 0.5)

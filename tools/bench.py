@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""``make bench`` and ``make stress``: the billing run measured on a scratch
+database (never by timed assertions in tests).
+
+bench:  N retainers, each with M retainer time entries in January (enough for
+        overage) and ad-hoc time on two tasks; January is billed, then the
+        February run is timed (fee + overage + ad-hoc lines per retainer).
+        Then the same with M = 500, and the floor: the same invoices created
+        by one batched ``account.move.create``.
+stress: two billing runs in separate processes on one database, one killed
+        with SIGKILL midway and started again; counts duplicates.
+"""
+
+import argparse
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dev
+
+BENCH_DB = "atlas_bench"
+JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
+
+
+# --------------------------------------------------------------------------
+# Database and Odoo
+# --------------------------------------------------------------------------
+def scratch_database():
+    if "odoo.modules.registry" in sys.modules:
+        # A registry of the previous scratch database must not outlive it.
+        from odoo import sql_db  # noqa: PLC0415
+        from odoo.modules.registry import Registry  # noqa: PLC0415
+
+        Registry.delete(BENCH_DB)
+        sql_db.close_db(BENCH_DB)
+    version = dev.prepare()
+    dev.copy_database(dev.ensure_template(version), BENCH_DB)
+    dev.install(BENCH_DB, [dev.MODULE], dev.MODULE)
+
+
+@contextmanager
+def odoo_env():
+    import odoo  # noqa: PLC0415 - Odoo is a prerequisite checked by dev.prepare()
+
+    if odoo.tools.config["db_name"] != BENCH_DB:  # Odoo parses its configuration once
+        odoo.tools.config.parse_config(["-c", str(dev.CONF), "-d", BENCH_DB, "--log-level=warn"])
+    registry = odoo.modules.registry.Registry(BENCH_DB)
+    with registry.cursor() as cr:
+        yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
+
+
+@contextmanager
+def counting_queries():
+    from odoo import sql_db  # noqa: PLC0415
+
+    counter = {"queries": 0}
+    original = sql_db.Cursor.execute
+
+    def execute(self, *args, **kwargs):
+        counter["queries"] += 1
+        return original(self, *args, **kwargs)
+
+    sql_db.Cursor.execute = execute
+    try:
+        yield counter
+    finally:
+        sql_db.Cursor.execute = original
+
+
+def vacuum_analyze():
+    subprocess.run(
+        [dev.pg_client("psql"), "-XAtq", "-d", BENCH_DB, "-c", "VACUUM ANALYZE"], check=True
+    )
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+def create_retainers(env, count):
+    """``count`` customers, each with an active monthly retainer (10 h
+    included) started Jan 1 and billed for January, and a task."""
+    partners = env["res.partner"].create(
+        [{"name": f"Bench Customer {i:05d}", "is_company": True} for i in range(count)]
+    )
+    project = env["project.project"].create({"name": "Bench Service Desk"})
+    tasks = env["project.task"].create(
+        [
+            {"name": f"Ticket {p.name}", "project_id": project.id, "partner_id": p.id}
+            for p in partners
+        ]
+    )
+    retainers = env["msp.retainer"].create(
+        [
+            {
+                "partner_id": p.id,
+                "amount": 1000.0,
+                "included_hours": 10.0,
+                "overage_rate": 120.0,
+                "adhoc_rate": 150.0,
+                "date_start": JANUARY,
+            }
+            for p in partners
+        ]
+    )
+    retainers.with_context(msp_date=JANUARY).action_activate()
+    env["msp.retainer"]._run_billing(run_date=JANUARY)
+    env.cr.commit()
+    return retainers, tasks
+
+
+def log_time(env, retainers, tasks, per_retainer):
+    """``per_retainer`` retainer entries (12 h in all: 2 h over) and two ad-hoc
+    entries per customer, inserted in bulk from one ORM-made entry."""
+    employee = env["hr.employee"].search([], limit=1)
+    model = env["account.analytic.line"].create(
+        {
+            "name": "Bench work",
+            "project_id": tasks[0].project_id.id,
+            "task_id": tasks[0].id,
+            "employee_id": employee.id,
+            "unit_amount": 1.0,
+            "date": date(2026, 1, 10),
+            "msp_billing_category": "retainer",
+        }
+    )
+    env.flush_all()
+    columns = [
+        name
+        for name, field in env["account.analytic.line"]._fields.items()
+        if field.store and field.column_type and name != "id"
+    ]
+    override = {
+        "task_id": "m.task_id",
+        "partner_id": "m.partner_id",
+        "msp_retainer_id": "m.retainer_id",
+        "msp_period_id": "m.period_id",
+        "unit_amount": f"{12.0 / per_retainer}",
+        "msp_billing_category": "'retainer'",
+    }
+    rows = [
+        (r.id, r.period_ids[:1].id, t.id, r.partner_id.id)
+        for r, t in zip(retainers, tasks, strict=True)
+    ]
+    cr = env.cr
+    cr.execute(
+        "CREATE TEMP TABLE bench_map (retainer_id int, period_id int, task_id int, partner_id int)"
+    )
+    cr.execute(
+        "INSERT INTO bench_map VALUES " + ",".join(["(%s,%s,%s,%s)"] * len(rows)),
+        [value for row in rows for value in row],
+    )
+
+    def insert(overrides, repeat):
+        select = ", ".join(overrides.get(c, f't."{c}"') for c in columns)
+        cr.execute(
+            f"""INSERT INTO account_analytic_line ({", ".join(f'"{c}"' for c in columns)})
+                SELECT {select} FROM account_analytic_line t, bench_map m,
+                       generate_series(1, %s) g
+                WHERE t.id = %s""",
+            [repeat, model.id],
+        )
+
+    insert(override, per_retainer)
+    insert(
+        dict(
+            override,
+            msp_retainer_id="NULL",
+            msp_period_id="NULL",
+            unit_amount="1.5",
+            msp_billing_category="'adhoc'",
+        ),
+        2,
+    )
+    model.unlink()
+    env.invalidate_all()
+    periods = retainers.period_ids
+    periods._compute_hours_used()
+    periods._compute_overage()
+    env.flush_all()
+    cr.commit()
+
+
+# --------------------------------------------------------------------------
+# bench
+# --------------------------------------------------------------------------
+def invoice_copy_values(invoices):
+    return [
+        {
+            "move_type": "out_invoice",
+            "partner_id": move.partner_id.id,
+            "invoice_date": move.invoice_date,
+            "invoice_line_ids": [
+                (
+                    0,
+                    0,
+                    {
+                        "product_id": line.product_id.id,
+                        "name": line.name,
+                        "quantity": line.quantity,
+                        "price_unit": line.price_unit,
+                    },
+                )
+                for line in move.invoice_line_ids
+            ],
+        }
+        for move in invoices
+    ]
+
+
+def bench_once(retainer_count, per_retainer):
+    scratch_database()
+    with odoo_env() as env:
+        started = time.perf_counter()
+        retainers, tasks = create_retainers(env, retainer_count)
+        log_time(env, retainers, tasks, per_retainer)
+        setup_seconds = time.perf_counter() - started
+    vacuum_analyze()
+    with odoo_env() as env, counting_queries() as counter:
+        started = time.perf_counter()
+        invoices = env["msp.retainer"]._run_billing(run_date=FEBRUARY, commit=True)
+        seconds = time.perf_counter() - started
+        queries = counter["queries"]
+        lines = len(invoices.invoice_line_ids)
+        values = invoice_copy_values(invoices)
+        env.cr.commit()
+    with odoo_env() as env:
+        started = time.perf_counter()
+        env["account.move"].create(values)
+        floor = time.perf_counter() - started
+        env.cr.rollback()
+    return {
+        "retainers": retainer_count,
+        "entries": per_retainer,
+        "setup_s": setup_seconds,
+        "invoices": len(values),
+        "lines": lines,
+        "seconds": seconds,
+        "queries_per_retainer": queries / retainer_count,
+        "floor_s": floor,
+    }
+
+
+def cmd_bench(args):
+    results = [bench_once(args.retainers, m) for m in (args.entries, 500)]
+    print()
+    print(
+        f"{'retainers':>9} {'entries/ret':>11} {'invoices':>8} {'lines':>6} {'run s':>7} "
+        f"{'inv/s':>6} {'queries/ret':>11} {'floor s':>7} {'run/floor':>9}"
+    )
+    for r in results:
+        print(
+            f"{r['retainers']:>9} {r['entries']:>11} {r['invoices']:>8} {r['lines']:>6} "
+            f"{r['seconds']:>7.2f} {r['invoices'] / r['seconds']:>6.1f} "
+            f"{r['queries_per_retainer']:>11.1f} {r['floor_s']:>7.2f} "
+            f"{r['seconds'] / r['floor_s']:>9.2f}"
+        )
+    flat = results[1]["queries_per_retainer"] / results[0]["queries_per_retainer"]
+    print(f"queries per retainer at M=500 vs M={args.entries}: x{flat:.2f}")
+
+
+# --------------------------------------------------------------------------
+# stress
+# --------------------------------------------------------------------------
+def run_in_process(run_date):
+    with odoo_env() as env:
+        env["msp.retainer"]._run_billing(run_date=run_date, commit=True, batch_size=20)
+        env.cr.commit()
+
+
+BENCH_INVOICES = """
+    SELECT count(*) FROM account_move m
+    JOIN msp_retainer r ON r.id = m.msp_retainer_id
+    JOIN res_partner p ON p.id = r.partner_id
+    WHERE p.name LIKE 'Bench Customer %%' AND m.invoice_date > %s"""
+# Overage billed twice: more overage lines than periods marked as billed.
+DUPLICATE_OVERAGE = """
+    SELECT count(*) FROM (
+        SELECT m.msp_retainer_id, count(*) AS n FROM account_move_line l
+        JOIN account_move m ON m.id = l.move_id
+        JOIN product_product pp ON pp.id = l.product_id
+        WHERE pp.default_code = 'MSP-OVERAGE' GROUP BY 1) o
+    JOIN (SELECT retainer_id, count(*) AS n FROM msp_retainer_period
+          WHERE overage_invoice_id IS NOT NULL GROUP BY 1) p ON p.retainer_id = o.msp_retainer_id
+    WHERE o.n > p.n"""
+# Ad-hoc time billed twice leaves a line whose hours its entries no longer add up to.
+DUPLICATE_ADHOC = """
+    SELECT count(*) FROM account_move_line l
+    JOIN product_product pp ON pp.id = l.product_id
+    LEFT JOIN (SELECT msp_invoice_line_id, sum(unit_amount) AS hours
+               FROM account_analytic_line GROUP BY 1) t ON t.msp_invoice_line_id = l.id
+    WHERE pp.default_code = 'MSP-ADHOC' AND abs(coalesce(t.hours, 0) - l.quantity) > 0.001"""
+
+
+def count_bench_invoices(cr):
+    cr.execute(BENCH_INVOICES, [JANUARY])
+    return cr.fetchone()[0]
+
+
+def cmd_stress(args):
+    scratch_database()
+    with odoo_env() as env:
+        retainers, tasks = create_retainers(env, args.retainers)
+        log_time(env, retainers, tasks, 5)
+        expected = len(retainers) * 3  # February, March and April fees (catch-up)
+    run_date = date(2026, 4, 1)
+    ctx = multiprocessing.get_context("spawn")
+    first = ctx.Process(target=run_in_process, args=(run_date,))
+    second = ctx.Process(target=run_in_process, args=(run_date,))
+    first.start()
+    second.start()
+    with odoo_env() as env:
+        # Kill one run midway: once a third of the invoices exist.
+        while count_bench_invoices(env.cr) < expected // 3 and first.is_alive():
+            env.cr.rollback()
+            time.sleep(0.2)
+        os.kill(first.pid, signal.SIGKILL)
+        env.cr.rollback()
+        print(f"killed one run (pid {first.pid}) with {count_bench_invoices(env.cr)} invoices made")
+    first.join()
+    restarted = ctx.Process(target=run_in_process, args=(run_date,))
+    restarted.start()
+    second.join()
+    restarted.join()
+    with odoo_env() as env:
+        created = count_bench_invoices(env.cr)
+        env.cr.execute(
+            f"""SELECT count(*) FROM (
+                   SELECT m.msp_retainer_id, m.invoice_date
+                   FROM ({BENCH_INVOICES.replace("count(*)", "m.*")}) m
+                   GROUP BY 1, 2 HAVING count(*) > 1) d""",
+            [JANUARY],
+        )
+        duplicate_invoices = env.cr.fetchone()[0]
+        env.cr.execute(DUPLICATE_OVERAGE)
+        duplicate_overage = env.cr.fetchone()[0]
+        env.cr.execute(DUPLICATE_ADHOC)
+        duplicate_adhoc = env.cr.fetchone()[0]
+    duplicates = duplicate_invoices + duplicate_overage + duplicate_adhoc
+    print(f"retainers: {args.retainers}")
+    print(f"invoices expected: {expected}, created: {created}")
+    print(f"duplicates found: {duplicates}")
+    return 0 if created == expected and not duplicates else 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser("bench")
+    bench.add_argument("--retainers", type=int, default=int(os.environ.get("N", "1000")))
+    bench.add_argument("--entries", type=int, default=int(os.environ.get("M", "50")))
+    bench.set_defaults(func=cmd_bench)
+    stress = commands.add_parser("stress")
+    stress.add_argument("--retainers", type=int, default=int(os.environ.get("N", "1000")))
+    stress.set_defaults(func=cmd_stress)
+    args = parser.parse_args()
+    try:
+        return args.func(args) or 0
+    except dev.SetupError as exc:
+        print(f"[atlas] error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
