@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dev
 
 BENCH_DB = "atlas_bench"
+BENCH_DB_COPY = "atlas_bench_copy"
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
 
 
@@ -46,12 +47,12 @@ def scratch_database():
 
 
 @contextmanager
-def odoo_env():
+def odoo_env(db=BENCH_DB):
     import odoo  # noqa: PLC0415 - Odoo is a prerequisite checked by dev.prepare()
 
     if odoo.tools.config["db_name"] != BENCH_DB:  # Odoo parses its configuration once
         odoo.tools.config.parse_config(["-c", str(dev.CONF), "-d", BENCH_DB, "--log-level=warn"])
-    registry = odoo.modules.registry.Registry(BENCH_DB)
+    registry = odoo.modules.registry.Registry(db)
     with registry.cursor() as cr:
         yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
 
@@ -214,7 +215,23 @@ def invoice_copy_values(invoices):
     ]
 
 
-def bench_once(retainer_count, per_retainer):
+def run_processes(count, run_date, db):
+    """Seconds from the first start to the last end of ``count`` billing runs
+    in parallel processes (their start-up, loading Odoo, not counted)."""
+    ctx = multiprocessing.get_context("spawn")
+    timings = ctx.Queue()
+    processes = [
+        ctx.Process(target=run_in_process, args=(run_date, db, 100, timings)) for _i in range(count)
+    ]
+    for process in processes:
+        process.start()
+    spans = [timings.get() for _process in processes]
+    for process in processes:
+        process.join()
+    return max(end for _start, end in spans) - min(start for start, _end in spans)
+
+
+def bench_once(retainer_count, per_retainer, parallel):
     scratch_database()
     with odoo_env() as env:
         started = time.perf_counter()
@@ -222,6 +239,14 @@ def bench_once(retainer_count, per_retainer):
         log_time(env, retainers, tasks, per_retainer)
         setup_seconds = time.perf_counter() - started
     vacuum_analyze()
+    parallel_seconds = None
+    if parallel:
+        from odoo import sql_db  # noqa: PLC0415
+
+        sql_db.close_db(BENCH_DB)
+        dev.copy_database(BENCH_DB, BENCH_DB_COPY)
+        parallel_seconds = run_processes(2, FEBRUARY, BENCH_DB_COPY)
+        dev.drop_database(BENCH_DB_COPY)
     with odoo_env() as env, counting_queries() as counter:
         started = time.perf_counter()
         invoices = env["msp.retainer"]._run_billing(run_date=FEBRUARY, commit=True)
@@ -244,11 +269,12 @@ def bench_once(retainer_count, per_retainer):
         "seconds": seconds,
         "queries_per_retainer": queries / retainer_count,
         "floor_s": floor,
+        "two_processes_s": parallel_seconds,
     }
 
 
 def cmd_bench(args):
-    results = [bench_once(args.retainers, m) for m in (args.entries, 500)]
+    results = [bench_once(args.retainers, m, m == args.entries) for m in (args.entries, 500)]
     print()
     print(
         f"{'retainers':>9} {'entries/ret':>11} {'invoices':>8} {'lines':>6} {'run s':>7} "
@@ -263,15 +289,23 @@ def cmd_bench(args):
         )
     flat = results[1]["queries_per_retainer"] / results[0]["queries_per_retainer"]
     print(f"queries per retainer at M=500 vs M={args.entries}: x{flat:.2f}")
+    first = results[0]
+    print(
+        f"two processes (SKIP LOCKED) at M={args.entries}: {first['two_processes_s']:.2f} s, "
+        f"{first['invoices'] / first['two_processes_s']:.1f} invoices/s"
+    )
 
 
 # --------------------------------------------------------------------------
 # stress
 # --------------------------------------------------------------------------
-def run_in_process(run_date):
-    with odoo_env() as env:
-        env["msp.retainer"]._run_billing(run_date=run_date, commit=True, batch_size=20)
+def run_in_process(run_date, db=BENCH_DB, batch_size=100, timings=None):
+    with odoo_env(db) as env:
+        started = time.time()
+        env["msp.retainer"]._run_billing(run_date=run_date, commit=True, batch_size=batch_size)
         env.cr.commit()
+        if timings is not None:
+            timings.put((started, time.time()))
 
 
 BENCH_INVOICES = """
@@ -311,8 +345,9 @@ def cmd_stress(args):
         expected = len(retainers) * 3  # February, March and April fees (catch-up)
     run_date = date(2026, 4, 1)
     ctx = multiprocessing.get_context("spawn")
-    first = ctx.Process(target=run_in_process, args=(run_date,))
-    second = ctx.Process(target=run_in_process, args=(run_date,))
+    # Small batches, so that the runs interleave and the kill lands mid-run.
+    first = ctx.Process(target=run_in_process, args=(run_date, BENCH_DB, 20))
+    second = ctx.Process(target=run_in_process, args=(run_date, BENCH_DB, 20))
     first.start()
     second.start()
     with odoo_env() as env:
@@ -324,7 +359,7 @@ def cmd_stress(args):
         env.cr.rollback()
         print(f"killed one run (pid {first.pid}) with {count_bench_invoices(env.cr)} invoices made")
     first.join()
-    restarted = ctx.Process(target=run_in_process, args=(run_date,))
+    restarted = ctx.Process(target=run_in_process, args=(run_date, BENCH_DB, 20))
     restarted.start()
     second.join()
     restarted.join()
