@@ -49,7 +49,6 @@ class AccountAnalyticLine(models.Model):
         index="btree_not_null",
         ondelete="set null",
     )
-    msp_invoice_id = fields.Many2one(related="msp_invoice_line_id.move_id", string="Ad-hoc Invoice")
 
     # ------------------------------------------------------------------
     # Retainer and period of retainer time

@@ -492,14 +492,26 @@ class MspRetainer(models.Model):
         return True
 
     def action_close(self):
+        """End the retainer: on the last day already invoiced, or today. The
+        billing run after that day drafts its closing invoice and closes it."""
         if any(retainer.state != "active" for retainer in self):
             raise UserError(self.env._("Only active retainers can be closed."))
         for retainer in self:
-            values = {"state": "closed"}
             today = retainer._msp_today(retainer.company_id)
-            if not retainer.date_end or retainer.date_end > today:
-                values["date_end"] = max(today, retainer.date_start)
-            retainer.write(values)
+            billed_ends = retainer.period_ids.filtered("fee_billed").mapped("date_end")
+            end = max([today, retainer.date_start, *billed_ends])
+            if not retainer.date_end or retainer.date_end > end:
+                retainer.date_end = end
+            if retainer.date_end < today:
+                self._billing_run_retainers(retainer, today)
+            else:
+                retainer.message_post(
+                    body=self.env._(
+                        "Ends on %(date)s: the billing run of the day after drafts its closing "
+                        "invoice and closes the retainer.",
+                        date=format_date(self.env, retainer.date_end),
+                    )
+                )
         return True
 
     def action_reset_draft(self):

@@ -87,7 +87,7 @@ class ResPartner(models.Model):
                             hours=hours,
                         ),
                         "quantity": hours,
-                        "price_unit": currency.round(rate) if currency else rate,
+                        "price_unit": currency.round(rate),
                         "msp_timesheet_ids": [Command.set(ids)],
                     }
                 )

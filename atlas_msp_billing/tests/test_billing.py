@@ -351,3 +351,23 @@ class TestRetainerEdits(MspBillingCase):
         retainer.invalidate_recordset()
         self.assertTrue(retainer.is_overage)
         self.assertEqual(retainer.current_period_id.overage_hours, 0.5)
+
+    def test_close_ends_after_the_invoiced_period(self):
+        retainer = self.create_retainer()
+        self.run_billing("2026-01-01")
+        self.log_time(11.0, "2026-01-05")
+        retainer.with_context(msp_date="2026-01-20").action_close()
+        self.assertEqual(retainer.date_end, date(2026, 1, 31), "January is paid in advance")
+        self.assertEqual(retainer.state, "active")
+        closing = self.run_billing("2026-02-01")
+        self.assertEqual(self.lines_of(closing, self.product_overage).quantity, 1.0)
+        self.assertFalse(self.lines_of(closing, self.product_fee))
+        self.assertEqual(retainer.state, "closed")
+
+    def test_close_with_an_end_date_passed_bills_and_closes_now(self):
+        retainer = self.create_retainer(date_end="2026-01-31")
+        self.run_billing("2026-01-01")
+        self.log_time(12.0, "2026-01-05")
+        retainer.with_context(msp_date="2026-02-03").action_close()
+        self.assertEqual(retainer.state, "closed")
+        self.assertEqual(retainer.invoice_ids[:1].invoice_line_ids.quantity, 2.0)
