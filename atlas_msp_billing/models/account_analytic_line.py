@@ -27,7 +27,9 @@ class AccountAnalyticLine(models.Model):
     msp_billing_category = fields.Selection(
         BILLING_CATEGORIES,
         string="Billing Category",
-        default="non_billable",
+        compute="_compute_msp_billing_category",
+        store=True,
+        readonly=False,
         index=True,
     )
     msp_retainer_id = fields.Many2one(
@@ -49,6 +51,22 @@ class AccountAnalyticLine(models.Model):
         index="btree_not_null",
         ondelete="set null",
     )
+
+    @api.depends("project_id", "task_id", "partner_id", "date")
+    def _compute_msp_billing_category(self):
+        """Rule 7, as a default: a category chosen (or computed) once stays."""
+        retainers = self.env["msp.retainer"].sudo()
+        for line in self:
+            if line.msp_billing_category:
+                continue
+            customer = line.project_id and line._msp_customer()
+            if not customer:
+                # Internal projects, and analytic lines that are not time.
+                line.msp_billing_category = "non_billable"
+            elif retainers._msp_covering(customer, line.date or fields.Date.context_today(line)):
+                line.msp_billing_category = "retainer"
+            else:
+                line.msp_billing_category = "adhoc"
 
     # ------------------------------------------------------------------
     # Retainer and period of retainer time

@@ -371,3 +371,48 @@ class TestRetainerEdits(MspBillingCase):
         retainer.with_context(msp_date="2026-02-03").action_close()
         self.assertEqual(retainer.state, "closed")
         self.assertEqual(retainer.invoice_ids[:1].invoice_line_ids.quantity, 2.0)
+
+
+@tagged("post_install", "-at_install")
+class TestCategoryDefaults(MspBillingCase):
+    def _log(self, day, project=None, **values):
+        project = project or self.project
+        return self.env["account.analytic.line"].create(
+            {
+                "name": "Work",
+                "project_id": project.id,
+                "employee_id": self.employee.id,
+                "unit_amount": 1.0,
+                "date": day,
+                **values,
+            }
+        )
+
+    def test_default_follows_the_covering_retainer(self):
+        self.create_retainer(date_end="2026-03-31")
+        inside = self._log("2026-02-10", task_id=self.task_a.id)
+        self.assertEqual(inside.msp_billing_category, "retainer")
+        self.assertEqual(inside.msp_period_id.date_start, date(2026, 2, 1))
+        after = self._log("2026-04-02", task_id=self.task_a.id)
+        self.assertEqual(after.msp_billing_category, "adhoc")
+        internal = self._log(
+            "2026-02-10", project=self.env["project.project"].create({"name": "Internal"})
+        )
+        self.assertEqual(internal.msp_billing_category, "non_billable")
+        chosen = self._log("2026-02-11", msp_billing_category="non_billable")
+        self.assertEqual(chosen.msp_billing_category, "non_billable")
+        self.assertFalse(chosen.msp_period_id)
+        # A chosen category stays when the entry moves.
+        chosen.date = "2026-02-12"
+        self.assertEqual(chosen.msp_billing_category, "non_billable")
+
+    def test_default_by_import(self):
+        self.create_retainer()
+        result = self.env["account.analytic.line"].load(
+            ["name", "project_id/.id", "employee_id/.id", "unit_amount", "date"],
+            [["Imported", str(self.project.id), str(self.employee.id), "2.5", "2026-01-15"]],
+        )
+        self.assertFalse(result["messages"], result["messages"])
+        entry = self.env["account.analytic.line"].browse(result["ids"])
+        self.assertEqual(entry.msp_billing_category, "retainer")
+        self.assertEqual(entry.msp_period_id.hours_used, 2.5)
