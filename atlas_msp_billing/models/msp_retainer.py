@@ -20,6 +20,13 @@ BILLING_PRODUCTS = {
     "overage": "atlas_msp_billing.product_msp_overage",
     "adhoc": "atlas_msp_billing.product_msp_adhoc_support",
 }
+# Conflicts with a concurrent run: the whole batch starts over, never reported
+# as a failure of one retainer.
+CONCURRENCY_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.LockNotAvailable,
+)
 # Fields whose change would move or resize periods already invoiced.
 SCHEDULE_FIELDS = ("billing_cycle", "date_start", "partner_id", "company_id", "currency_id")
 
@@ -628,7 +635,7 @@ class MspRetainer(models.Model):
                 with self.env.cr.savepoint():
                     locked = retainers._billing_lock(skip_locked=True)
                     return self._billing_run_retainers(locked, run_date)
-            except psycopg2.errors.SerializationFailure:
+            except CONCURRENCY_ERRORS:
                 # Another run billed some of them after our snapshot: start over
                 # with a fresh one, which sees its work.
                 if not commit or attempt == 2:
@@ -661,6 +668,8 @@ class MspRetainer(models.Model):
                 with self.env.cr.savepoint():
                     day = run_date or retainer._msp_today(retainer.company_id)
                     prepared.append((retainer, retainer._billing_prepare_due(day)))
+            except CONCURRENCY_ERRORS:
+                raise
             except Exception as error:
                 self.env.invalidate_all()
                 retainer._billing_report_failure(error)
@@ -671,6 +680,8 @@ class MspRetainer(models.Model):
                 for retainer, _vals in prepared:
                     retainer._billing_after_invoiced(run_date)
             return invoices
+        except CONCURRENCY_ERRORS:
+            raise
         except Exception:
             self.env.invalidate_all()
         for retainer, retainer_vals in prepared:
@@ -678,6 +689,8 @@ class MspRetainer(models.Model):
                 with self.env.cr.savepoint():
                     invoices |= self._billing_create_invoices(retainer_vals)
                     retainer._billing_after_invoiced(run_date)
+            except CONCURRENCY_ERRORS:
+                raise
             except Exception as error:
                 self.env.invalidate_all()
                 retainer._billing_report_failure(error)

@@ -3,6 +3,7 @@ from collections import defaultdict
 from odoo import Command, api, fields, models
 from odoo.tools import float_round
 
+from .msp_retainer import CONCURRENCY_ERRORS
 from .msp_retainer_period import HOURS_DIGITS
 
 # Advisory lock namespace of the ad-hoc billing of a customer ("MSPA").
@@ -136,6 +137,8 @@ class ResPartner(models.Model):
                         vals = partner._msp_adhoc_invoice_values(day, company)
                         if vals:
                             invoices |= retainers._billing_create_invoices([vals])
+                except CONCURRENCY_ERRORS:
+                    raise
                 except Exception as error:
                     self.env.invalidate_all()
                     partner._message_log(
