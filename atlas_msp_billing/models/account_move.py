@@ -57,14 +57,10 @@ class AccountMove(models.Model):
     def _msp_release(self):
         """Rule 5: what a thrown-away invoice billed waits for the next invoice;
         the period fee is billed again only by "Regenerate invoice"."""
-        lines = self.line_ids
-        self.env["account.analytic.line"].sudo().search(
-            [("msp_invoice_line_id", "in", lines.ids)]
-        ).write({"msp_invoice_line_id": False})
-        self.env["msp.charge"].sudo().search([("invoice_line_id", "in", lines.ids)]).write(
-            {"invoice_line_id": False}
-        )
-        self.msp_overage_period_ids.sudo().write({"overage_invoice_id": False})
+        lines = self.sudo().line_ids
+        lines.msp_timesheet_ids.write({"msp_invoice_line_id": False})
+        lines.msp_charge_ids.write({"invoice_line_id": False})
+        self.sudo().msp_overage_period_ids.write({"overage_invoice_id": False})
 
     def button_cancel(self):
         res = super().button_cancel()

@@ -195,13 +195,8 @@ class MspRetainer(models.Model):
 
     @api.depends("invoice_ids")
     def _compute_invoice_count(self):
-        counts = dict(
-            self.env["account.move"]._read_group(
-                [("msp_retainer_id", "in", self.ids)], ["msp_retainer_id"], ["__count"]
-            )
-        )
         for retainer in self:
-            retainer.invoice_count = counts.get(retainer, 0)
+            retainer.invoice_count = len(retainer.invoice_ids)
 
     def _compute_timesheet_count(self):
         counts = dict(
@@ -784,17 +779,11 @@ class MspRetainer(models.Model):
                 start=format_date(self.env, period.date_start),
                 end=format_date(self.env, period.date_end),
             )
-        return {
-            "move_type": "out_invoice",
-            "partner_id": partner.address_get(["invoice"])["invoice"],
-            "company_id": self.company_id.id,
-            "currency_id": self.currency_id.id,
-            "invoice_date": invoice_date,
-            "invoice_origin": origin,
-            "invoice_user_id": self.user_id.id,
-            "msp_retainer_id": self.id,
-            "msp_generated": True,
-        }
+        vals = partner._msp_invoice_header(
+            self.company_id, self.currency_id, invoice_date, origin, self.user_id
+        )
+        vals["msp_retainer_id"] = self.id
+        return vals
 
     @api.model
     def _billing_create_invoices(self, vals_list):

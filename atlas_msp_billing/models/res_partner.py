@@ -46,14 +46,20 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------
     # Unbilled ad-hoc time and charges
     # ------------------------------------------------------------------
-    def _msp_adhoc_time_domain(self, before):
+    @api.model
+    def _msp_unbilled_adhoc_domain(self):
         # Time on a sale order line is invoiced through its sale order.
         return [
-            ("partner_id", "child_of", self.ids),
             ("msp_billing_category", "=", "adhoc"),
             ("msp_invoice_line_id", "=", False),
             ("so_line", "=", False),
             ("project_id", "!=", False),
+        ]
+
+    def _msp_adhoc_time_domain(self, before):
+        return [
+            *self._msp_unbilled_adhoc_domain(),
+            ("partner_id", "child_of", self.ids),
             ("date", "<", before),
         ]
 
@@ -152,13 +158,7 @@ class ResPartner(models.Model):
     def _msp_adhoc_billing_customers(self, run_date, partners):
         """{company: commercial partner ids} having unbilled ad-hoc work."""
         result = defaultdict(set)
-        time_domain = [
-            ("msp_billing_category", "=", "adhoc"),
-            ("msp_invoice_line_id", "=", False),
-            ("so_line", "=", False),
-            ("project_id", "!=", False),
-            ("partner_id", "!=", False),
-        ]
+        time_domain = [*self._msp_unbilled_adhoc_domain(), ("partner_id", "!=", False)]
         charge_domain = [("invoice_line_id", "=", False)]
         if partners:
             time_domain.append(("partner_id", "child_of", partners.ids))
@@ -195,14 +195,26 @@ class ResPartner(models.Model):
         lines += self._msp_charge_lines(day)
         if not lines:
             return None
+        vals = self._msp_invoice_header(
+            company,
+            pricelist.currency_id or currency,
+            day,
+            self.env._("Ad-hoc work before %s", fields.Date.to_string(day)),
+            self.user_id,
+        )
+        vals["invoice_line_ids"] = lines
+        return vals
+
+    def _msp_invoice_header(self, company, currency, invoice_date, origin, user):
+        """Header of an invoice the billing run generates for this customer."""
+        self.ensure_one()
         return {
             "move_type": "out_invoice",
             "partner_id": self.address_get(["invoice"])["invoice"],
             "company_id": company.id,
-            "currency_id": (pricelist.currency_id or currency).id,
-            "invoice_date": day,
-            "invoice_origin": self.env._("Ad-hoc work before %s", fields.Date.to_string(day)),
-            "invoice_user_id": self.user_id.id,
+            "currency_id": currency.id,
+            "invoice_date": invoice_date,
+            "invoice_origin": origin,
+            "invoice_user_id": user.id,
             "msp_generated": True,
-            "invoice_line_ids": lines,
         }
