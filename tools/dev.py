@@ -27,12 +27,14 @@ MODULE = "atlas_msp_billing"
 LOCAL = ROOT / ".local"
 DATA_DIR = LOCAL / "data"
 LOG_DIR = LOCAL / "log"
-CONF = LOCAL / "odoo.conf"
+# A second test database and HTTP port let two test runs share one cluster.
+TEST_DB = os.environ.get("ATLAS_TEST_DB", "atlas_test")
+HTTP_PORT = os.environ.get("ATLAS_HTTP_PORT", "8069")
+CONF = LOCAL / ("odoo.conf" if TEST_DB == "atlas_test" else f"odoo-{TEST_DB}.conf")
 PG_BASE = LOCAL / "pg"
 PG_PORT = "5432"
 PG_ROLE = "atlas"
 DEMO_DB = "atlas_demo"
-TEST_DB = "atlas_test"
 TEMPLATE_PREFIX = "atlas_tmpl_"
 MIN_PG_MAJOR = 13
 EXTERNAL_PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")
@@ -333,7 +335,7 @@ def write_config(settings, addons):
         f"db_user = {settings.get('PGUSER', False)}",
         f"db_password = {settings.get('PGPASSWORD', False)}",
         "admin_passwd = admin",
-        "http_port = 8069",
+        f"http_port = {HTTP_PORT}",
         "max_cron_threads = 1",
         "log_level = info",
     ]
