@@ -2,7 +2,7 @@
 PYTHON ?= python3
 DEV := $(PYTHON) tools/dev.py
 
-.PHONY: run test stop lint bench stress
+.PHONY: run test stop lint bench bench-time stress
 
 run: ## serve the demo database at http://localhost:8069 (admin / admin)
 	@$(DEV) run
@@ -18,6 +18,9 @@ lint: ## ruff and pylint-odoo, as pre-commit runs them
 
 bench: ## time the billing run on a scratch database (N retainers x M entries, default 1000 x 50)
 	@$(PYTHON) tools/bench.py bench
+
+bench-time: ## cost of 1,000 time entries with categories, counters and alerts vs plain Odoo
+	@$(PYTHON) tools/bench.py time
 
 stress: ## two concurrent billing runs, one killed midway and restarted: counts duplicates
 	@$(PYTHON) tools/bench.py stress

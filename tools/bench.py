@@ -9,6 +9,10 @@ bench:  N retainers, each with M retainer time entries in January (enough for
         by one batched ``account.move.create``.
 stress: two billing runs in separate processes on one database, one killed
         with SIGKILL midway and started again; counts duplicates.
+time:   the cost of time entries with billing categories, period counters and
+        usage alerts: 1,000 entries saved one by one (as technicians save
+        them) against 100 retainers, each crossing 80 % and 100 % of its
+        hours, versus the same entries on Odoo without the add-on.
 """
 
 import argparse
@@ -27,6 +31,7 @@ import dev
 
 BENCH_DB = "atlas_bench"
 BENCH_DB_COPY = "atlas_bench_copy"
+PLAIN_DB = "atlas_bench_plain"
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
 
 
@@ -75,28 +80,15 @@ def counting_queries():
         sql_db.Cursor.execute = original
 
 
-def vacuum_analyze():
-    subprocess.run(
-        [dev.pg_client("psql"), "-XAtq", "-d", BENCH_DB, "-c", "VACUUM ANALYZE"], check=True
-    )
+def vacuum_analyze(db=BENCH_DB):
+    subprocess.run([dev.pg_client("psql"), "-XAtq", "-d", db, "-c", "VACUUM ANALYZE"], check=True)
 
 
 # --------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------
-def create_retainers(env, count):
-    """``count`` customers, each with an active monthly retainer (10 h
-    included) started Jan 1 and billed for January, and a task."""
-    partners = env["res.partner"].create(
-        [{"name": f"Bench Customer {i:05d}", "is_company": True} for i in range(count)]
-    )
-    project = env["project.project"].create({"name": "Bench Service Desk"})
-    tasks = env["project.task"].create(
-        [
-            {"name": f"Ticket {p.name}", "project_id": project.id, "partner_id": p.id}
-            for p in partners
-        ]
-    )
+def activate_retainers(env, partners):
+    """A monthly retainer (10 h included) per partner, started and activated Jan 1."""
     retainers = env["msp.retainer"].create(
         [
             {
@@ -111,6 +103,23 @@ def create_retainers(env, count):
         ]
     )
     retainers.with_context(msp_date=JANUARY).action_activate()
+    return retainers
+
+
+def create_retainers(env, count):
+    """``count`` customers, each with an active monthly retainer (10 h
+    included) started Jan 1 and billed for January, and a task."""
+    partners = env["res.partner"].create(
+        [{"name": f"Bench Customer {i:05d}", "is_company": True} for i in range(count)]
+    )
+    project = env["project.project"].create({"name": "Bench Service Desk"})
+    tasks = env["project.task"].create(
+        [
+            {"name": f"Ticket {p.name}", "project_id": project.id, "partner_id": p.id}
+            for p in partners
+        ]
+    )
+    retainers = activate_retainers(env, partners)
     env["msp.retainer"]._run_billing(run_date=JANUARY)
     env.cr.commit()
     return retainers, tasks
@@ -297,6 +306,89 @@ def cmd_bench(args):
 
 
 # --------------------------------------------------------------------------
+# time
+# --------------------------------------------------------------------------
+def time_fixture(env, prefix, customers, with_retainers):
+    partners = env["res.partner"].create(
+        [{"name": f"{prefix} Customer {i:04d}", "is_company": True} for i in range(customers)]
+    )
+    projects = env["project.project"].create(
+        [{"name": f"Support {p.name}", "partner_id": p.id} for p in partners]
+    )
+    tasks = env["project.task"].create(
+        [{"name": f"Ticket of {p.name}", "project_id": p.id} for p in projects]
+    )
+    if not with_retainers:
+        env.cr.commit()
+        return tasks, []
+    retainers = activate_retainers(env, partners)
+    env.cr.commit()
+    return tasks, retainers.ids
+
+
+def time_entries(db, prefix, with_retainers, customers, per_customer):
+    """Seconds and queries to save ``per_customer`` entries of 1.1 h per task,
+    one ``create`` each, committed every 100; and the usage alerts sent."""
+    with odoo_env(db) as env:
+        tasks, retainers = time_fixture(env, prefix, customers, with_retainers)
+        employee = env["hr.employee"].search([("company_id", "=", env.company.id)], limit=1)
+    vacuum_analyze(db)
+    with odoo_env(db) as env, counting_queries() as counter:
+        Timesheet = env["account.analytic.line"]
+        started = time.perf_counter()
+        for n in range(per_customer):
+            for task in tasks.with_env(env):
+                Timesheet.create(
+                    {
+                        "name": f"Work {n}",
+                        "project_id": task.project_id.id,
+                        "task_id": task.id,
+                        "employee_id": employee.id,
+                        "unit_amount": 1.1,
+                        "date": date(2026, 1, 5 + n),
+                    }
+                )
+            env.cr.commit()
+        seconds = time.perf_counter() - started
+        queries = counter["queries"]
+        alerts = env["mail.activity"].search_count(
+            [("res_model", "=", "msp.retainer"), ("res_id", "in", retainers)]
+        )
+    return seconds, queries, alerts
+
+
+def cmd_time(args):
+    version = dev.prepare()
+    dev.copy_database(dev.ensure_template(version), PLAIN_DB)
+    scratch_database()
+    entries = args.customers * args.per_customer
+    rows = []
+    # Alternating rounds: a load from elsewhere on the machine hits both sides.
+    for n in range(args.rounds):
+        plain = time_entries(PLAIN_DB, f"P{n}", False, args.customers, args.per_customer)
+        addon = time_entries(BENCH_DB, f"A{n}", True, args.customers, args.per_customer)
+        rows.append((plain, addon))
+    print()
+    print(
+        f"{'round':>5} {'entries':>7} {'plain s':>8} {'q/entry':>7} {'add-on s':>8} "
+        f"{'q/entry':>7} {'alerts':>6} {'time x':>6} {'queries x':>9}"
+    )
+    for n, ((plain_s, plain_q, _none), (addon_s, addon_q, alerts)) in enumerate(rows):
+        print(
+            f"{n:>5} {entries:>7} {plain_s:>8.2f} {plain_q / entries:>7.1f} {addon_s:>8.2f} "
+            f"{addon_q / entries:>7.1f} {alerts:>6} {addon_s / plain_s:>6.2f} "
+            f"{addon_q / plain_q:>9.2f}"
+        )
+    best_plain = min(plain[0] for plain, _addon in rows)
+    best_addon = min(addon[0] for _plain, addon in rows)
+    print(
+        f"Odoo timesheets without the add-on: {entries / best_plain:.1f} entries/s; with "
+        f"categories, counters and alerts ({2 * args.customers} alerts expected per round): "
+        f"{entries / best_addon:.1f} entries/s; best-of ratio x{best_addon / best_plain:.2f}"
+    )
+
+
+# --------------------------------------------------------------------------
 # stress
 # --------------------------------------------------------------------------
 def run_in_process(run_date, db=BENCH_DB, batch_size=100, timings=None):
@@ -394,6 +486,11 @@ def main():
     stress = commands.add_parser("stress")
     stress.add_argument("--retainers", type=int, default=int(os.environ.get("N", "1000")))
     stress.set_defaults(func=cmd_stress)
+    timesheets = commands.add_parser("time")
+    timesheets.add_argument("--customers", type=int, default=100)
+    timesheets.add_argument("--per-customer", type=int, default=10)
+    timesheets.add_argument("--rounds", type=int, default=3)
+    timesheets.set_defaults(func=cmd_time)
     args = parser.parse_args()
     try:
         return args.func(args) or 0

@@ -5,3 +5,11 @@ from . import account_analytic_line
 from . import account_move
 from . import account_move_line
 from . import res_partner
+from . import res_company
+from . import res_config_settings
+from . import msp_sla_policy
+from . import msp_sla_policy_line
+from . import msp_timer
+from . import msp_timer_mixin
+from . import project_project
+from . import project_task

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 from odoo.tools.misc import format_date
 
 BILLING_CATEGORIES = [
@@ -19,6 +20,8 @@ BILLED_FIELDS = (
     "msp_retainer_id",
     "msp_period_id",
 )
+# What decides an entry's retainer and period.
+RETAINER_FIELDS = {"msp_billing_category", "date", "task_id", "project_id", "partner_id"}
 
 
 class AccountAnalyticLine(models.Model):
@@ -54,74 +57,180 @@ class AccountAnalyticLine(models.Model):
 
     @api.depends("project_id", "task_id", "partner_id", "date")
     def _compute_msp_billing_category(self):
-        """Rule 7, as a default: a category chosen (or computed) once stays."""
-        retainers = self.env["msp.retainer"].sudo()
-        for line in self:
-            if line.msp_billing_category:
-                continue
-            customer = line.project_id and line._msp_customer()
-            if not customer:
-                # Internal projects, and analytic lines that are not time.
-                line.msp_billing_category = "non_billable"
-            elif retainers._msp_covering(customer, line.date or fields.Date.context_today(line)):
-                line.msp_billing_category = "retainer"
-            else:
-                line.msp_billing_category = "adhoc"
+        # While an entry is drafted (form, bulk line) the default follows its
+        # project and date; once saved, a category stays what it is.
+        keys = {
+            line: line._msp_coverage_key()
+            for line in self
+            if not (line.msp_billing_category and line._origin)
+        }
+        coverage = self._msp_coverage(keys.values())
+        for line, key in keys.items():
+            line.msp_billing_category = self._msp_category_for(key, coverage)
+
+    @api.model
+    def _msp_default_category(self, project, partner, day):
+        key = (project.id, partner.id, day or fields.Date.context_today(self))
+        return self._msp_category_for(key, self._msp_coverage([key]))
+
+    @api.model
+    def _msp_category_for(self, key, coverage):
+        """Rule 7: retainer time when the customer has a retainer covering the day,
+        ad hoc for other customer work, non-billable for internal projects (and
+        analytic lines that are not time)."""
+        project_id, partner_id, day = key
+        if not (project_id and partner_id):
+            return "non_billable"
+        return "retainer" if (partner_id, day) in coverage else "adhoc"
 
     # ------------------------------------------------------------------
     # Retainer and period of retainer time
     # ------------------------------------------------------------------
-    def _msp_customer(self):
+    def _msp_coverage_key(self):
+        """(project id, customer id, day) that decide an entry's category and retainer."""
         self.ensure_one()
         partner = self.partner_id or self.task_id.partner_id or self.project_id.partner_id
-        return partner.commercial_partner_id
+        day = self.date or fields.Date.context_today(self)
+        return self.project_id.id, partner.id, day
+
+    @api.model
+    def _msp_vals_key(self, vals):
+        """The same key for values about to be created."""
+        task = self.env["project.task"].browse(vals.get("task_id"))
+        project = self.env["project.project"].browse(vals.get("project_id")) or task.project_id
+        partner_id = vals.get("partner_id") or task.partner_id.id or project.partner_id.id
+        day = fields.Date.to_date(vals.get("date")) or fields.Date.context_today(self)
+        return project.id, partner_id, day
+
+    @api.model
+    def _msp_coverage(self, keys):
+        """{(customer id, day): (retainer id, period id, open overage invoice id)} for
+        the keys whose customer (as its commercial partner) has an active retainer
+        covering the day; the period and invoice are None when there is none.
+        One query for a whole batch of entries: this runs on every time entry."""
+        pairs = {
+            (partner_id, day) for project_id, partner_id, day in keys if project_id and partner_id
+        }
+        if not pairs:
+            return {}
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
+        self.env["msp.retainer"].flush_model(
+            ["partner_id", "active", "state", "date_start", "date_end"]
+        )
+        self.env["msp.retainer.period"].flush_model(
+            ["retainer_id", "date_start", "date_end", "overage_invoice_id"]
+        )
+        self.env["account.move"].flush_model(["state"])
+        partner_ids, days = zip(*pairs, strict=True)
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT v.partner_id, v.day, r.id, p.id, m.id
+                  FROM unnest(%s::int[], %s::date[]) AS v(partner_id, day)
+                  JOIN res_partner rp ON rp.id = v.partner_id
+                  JOIN msp_retainer r ON r.partner_id = rp.commercial_partner_id
+                       AND r.active AND r.state = 'active' AND r.date_start <= v.day
+                       AND (r.date_end IS NULL OR r.date_end >= v.day)
+             LEFT JOIN msp_retainer_period p ON p.retainer_id = r.id
+                       AND p.date_start <= v.day AND p.date_end >= v.day
+             LEFT JOIN account_move m ON m.id = p.overage_invoice_id AND m.state != 'cancel'
+                """,
+                list(partner_ids),
+                list(days),
+            )
+        )
+        return {(row[0], row[1]): row[2:] for row in self.env.cr.fetchall()}
+
+    @api.model
+    def _msp_retainer_and_period(self, key, coverage):
+        """Retainer time belongs to the customer's retainer covering its date and to
+        that retainer's period (created when missing); refused without one."""
+        _project_id, partner_id, day = key
+        retainer_id, period_id, overage_move_id = coverage.get((partner_id, day), (None,) * 3)
+        if not retainer_id:
+            customer = self.env["res.partner"].browse(partner_id).commercial_partner_id
+            raise ValidationError(
+                self.env._(
+                    "%(customer)s has no active retainer covering %(date)s: log this time "
+                    "as Billable — Ad Hoc or Non-Billable.",
+                    customer=customer.display_name or self.env._("This time entry's customer"),
+                    date=format_date(self.env, day),
+                )
+            )
+        retainer = self.env["msp.retainer"].sudo().browse(retainer_id)
+        if not period_id:
+            return retainer, retainer._ensure_period_for_date(day)
+        period = self.env["msp.retainer.period"].sudo().browse(period_id)
+        if overage_move_id:
+            raise ValidationError(
+                self.env._(
+                    "The overage of %(period)s is already invoiced on %(invoice)s: retainer "
+                    "time can no longer be added to it.",
+                    period=period.display_name,
+                    invoice=period.overage_invoice_id.display_name,
+                )
+            )
+        return retainer, period
 
     def _msp_assign_retainer(self):
-        """Retainer time belongs to the customer's retainer covering its date,
-        and to that retainer's period (created when missing)."""
-        for line in self:
-            if line.msp_billing_category != "retainer":
-                if line.msp_retainer_id or line.msp_period_id:
-                    line.write({"msp_retainer_id": False, "msp_period_id": False})
-                continue
-            customer = line._msp_customer()
-            retainer = self.env["msp.retainer"].sudo()._msp_covering(customer, line.date)
-            if not retainer:
-                raise ValidationError(
-                    self.env._(
-                        "%(customer)s has no active retainer covering %(date)s: log this time "
-                        "as Billable — Ad Hoc or Non-Billable.",
-                        customer=customer.display_name or self.env._("This time entry's customer"),
-                        date=format_date(self.env, line.date),
-                    )
-                )
-            period = retainer._ensure_period_for_date(line.date)
-            overage_move = period.overage_invoice_id
-            if overage_move and overage_move.state != "cancel":
-                raise ValidationError(
-                    self.env._(
-                        "The overage of %(period)s is already invoiced on %(invoice)s: retainer "
-                        "time can no longer be added to it.",
-                        period=period.display_name,
-                        invoice=overage_move.display_name,
-                    )
-                )
+        keys = {line: line._msp_coverage_key() for line in self}
+        coverage = self._msp_coverage(keys.values())
+        for line, key in keys.items():
+            retainer = period = self.env["msp.retainer"]
+            if line.msp_billing_category == "retainer":
+                retainer, period = self._msp_retainer_and_period(key, coverage)
             if line.msp_retainer_id != retainer or line.msp_period_id != period:
                 line.write({"msp_retainer_id": retainer.id, "msp_period_id": period.id})
 
     @api.model_create_multi
     def create(self, vals_list):
+        # Category, retainer and period are decided before the insert, for the
+        # whole batch at once, so that a refused entry is never written.
+        vals_list = [dict(vals) for vals in vals_list]
+        keys = [self._msp_vals_key(vals) for vals in vals_list]
+        coverage = self._msp_coverage(keys)
+        for vals, key in zip(vals_list, keys, strict=True):
+            if not vals.get("msp_billing_category"):
+                vals["msp_billing_category"] = self._msp_category_for(key, coverage)
+            if vals["msp_billing_category"] == "retainer":
+                retainer, period = self._msp_retainer_and_period(key, coverage)
+                vals.update(msp_retainer_id=retainer.id, msp_period_id=period.id)
         lines = super().create(vals_list)
-        lines.filtered(lambda line: line.msp_billing_category == "retainer")._msp_assign_retainer()
+        lines.msp_period_id._msp_queue_usage_alerts()
+        lines.task_id._msp_register_first_response(fields.Datetime.now())
         return lines
 
     def write(self, vals):
         if any(field in vals for field in BILLED_FIELDS):
             self._msp_check_not_billed_on_posted()
+        if "msp_billing_category" in vals:
+            self._msp_check_category_change(vals["msp_billing_category"])
         res = super().write(vals)
-        if {"msp_billing_category", "date", "task_id", "project_id", "partner_id"} & set(vals):
+        if RETAINER_FIELDS & set(vals):
             self._msp_assign_retainer()
+        if (RETAINER_FIELDS | {"unit_amount"}) & set(vals):
+            self.msp_period_id._msp_queue_usage_alerts()
         return res
+
+    def _msp_check_category_change(self, category):
+        """An invoice, even a draft, bills each entry under its category: changing it
+        would make the invoice wrong. Throwing the draft away releases the entry."""
+        for line in self.filtered(lambda line: line.msp_billing_category != category):
+            moves = line.sudo()._msp_billing_moves().filtered(lambda m: m.state != "cancel")
+            if moves:
+                raise UserError(
+                    self.env._(
+                        "The time entry %(entry)s is billed on invoice %(invoice)s: its billing "
+                        "category cannot change. Delete or cancel that invoice first.",
+                        entry=line.name or line.date,
+                        invoice=", ".join(moves.mapped("display_name")),
+                    )
+                )
+
+    def action_msp_timer_start(self):
+        """ "Start timer" on a time entry restarts work on its task."""
+        self.ensure_one()
+        return self.task_id.action_msp_timer_start()
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_msp_billed(self):

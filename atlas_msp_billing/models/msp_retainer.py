@@ -547,6 +547,16 @@ class MspRetainer(models.Model):
         self.ensure_one()
         return self.invoice_ids._get_records_action(name=self.env._("Invoices of %s", self.name))
 
+    def _get_sla_summary(self, date_from, date_to):
+        """SLA figures of the customer's tickets between two dates (see
+        ``project.task._msp_sla_summary``): what the invoice's SLA section shows."""
+        self.ensure_one()
+        return (
+            self.env["project.task"]
+            .with_company(self.company_id)
+            ._msp_sla_summary(self.partner_id, date_from, date_to)
+        )
+
     def action_view_timesheets(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("hr_timesheet.timesheet_action_all")

@@ -1,6 +1,8 @@
+from markupsafe import Markup
+
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import float_round
+from odoo.tools import SQL, float_round
 from odoo.tools.misc import format_date
 
 HOURS_DIGITS = 2
@@ -13,6 +15,12 @@ SNAPSHOT_FIELDS = {
     "overage_rate",
     "amount",
 }
+
+
+# Usage alerts (rule 8): flag, threshold in % of the included hours, and
+# whether reaching the threshold (80 %: ≥) or only passing it (100 %: >) counts.
+USAGE_ALERTS = (("alert_80_sent", 80.0, True), ("alert_100_sent", 100.0, False))
+USAGE_ALERT_QUEUE = "atlas_msp_billing.usage_alert_period_ids"
 
 
 class MspRetainerPeriod(models.Model):
@@ -106,6 +114,86 @@ class MspRetainerPeriod(models.Model):
             period.overage_amount = period.currency_id.round(
                 period.overage_hours * period.overage_rate
             )
+
+    # ------------------------------------------------------------------
+    # Usage alerts (billing rule 8)
+    # ------------------------------------------------------------------
+    def _msp_queue_usage_alerts(self):
+        """Check these periods' usage just before the transaction commits, once for
+        everything it changed (a bulk entry, an import, an edit): the hours are
+        final then, and the alerts still belong to the same transaction."""
+        if not self:
+            return
+        precommit = self.env.cr.precommit
+        if USAGE_ALERT_QUEUE not in precommit.data:
+            precommit.add(self._msp_send_queued_usage_alerts)
+        precommit.data.setdefault(USAGE_ALERT_QUEUE, set()).update(self.ids)
+
+    def _msp_send_queued_usage_alerts(self):
+        period_ids = list(self.env.cr.precommit.data.pop(USAGE_ALERT_QUEUE, ()))
+        self.env.flush_all()
+        Period = self.sudo()
+        for flag, percent, reached_counts in USAGE_ALERTS:
+            # A conditional UPDATE claims each alert once: a concurrent transaction
+            # waits on the row, then finds the flag set.
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE msp_retainer_period SET %(flag)s = TRUE "
+                    "WHERE id = ANY(%(ids)s) AND included_hours > 0 AND %(flag)s IS NOT TRUE "
+                    "AND hours_used %(op)s included_hours * %(percent)s / 100 RETURNING id",
+                    flag=SQL.identifier(flag),
+                    ids=period_ids,
+                    op=SQL(">=" if reached_counts else ">"),
+                    percent=int(percent),
+                )
+            )
+            crossed = Period.browse(sorted(row[0] for row in self.env.cr.fetchall()))
+            crossed.invalidate_recordset([flag])
+            crossed._msp_alert(percent)
+        self.env.flush_all()
+
+    def _msp_alert(self, percent):
+        """Rule 8's alert for these periods: a note in each retainer's chatter and an
+        activity for its account manager, each made in one batch."""
+        if not self:
+            return
+        activity_type = self.env.ref("atlas_msp_billing.mail_activity_type_msp_usage_alert")
+        retainer_model_id = self.env["ir.model"]._get_id("msp.retainer")
+        today = fields.Date.context_today(self)
+        bodies, activities = {}, []
+        for period in self:
+            retainer = period.retainer_id
+            if percent >= 100.0:
+                summary = self.env._(
+                    "%(customer)s is in overage", customer=retainer.partner_id.name
+                )
+            else:
+                summary = self.env._(
+                    "%(customer)s used %(percent)s %% of its hours",
+                    customer=retainer.partner_id.name,
+                    percent=int(percent),
+                )
+            body = self.env._(
+                "%(summary)s: %(used).2f h used of %(included).2f h included in %(period)s.",
+                summary=summary,
+                used=period.hours_used,
+                included=period.included_hours,
+                period=period.display_name,
+            )
+            bodies[retainer.id] = Markup("<p>%s</p>") % body
+            activities.append(
+                {
+                    "res_model_id": retainer_model_id,
+                    "res_id": retainer.id,
+                    "activity_type_id": activity_type.id,
+                    "summary": summary,
+                    "note": bodies[retainer.id],
+                    "user_id": (retainer.user_id or retainer.create_uid).id,
+                    "date_deadline": today,
+                }
+            )
+        self.retainer_id._message_log_batch(bodies, author_id=self.env.ref("base.partner_root").id)
+        self.env["mail.activity"].sudo().create(activities)
 
     # ------------------------------------------------------------------
     # Locking (billing rule 6)

@@ -15,6 +15,16 @@ class ResPartner(models.Model):
 
     msp_retainer_ids = fields.One2many("msp.retainer", "partner_id", string="Retainers")
     msp_retainer_count = fields.Integer(compute="_compute_msp_retainer_count")
+    # Company-dependent like Odoo's payment terms: a customer shared between
+    # companies has one policy in each of them.
+    msp_sla_policy_id = fields.Many2one(
+        "msp.sla.policy",
+        string="SLA Policy",
+        company_dependent=True,
+        check_company=True,
+        help="Response and resolution targets of this customer's tickets (and its contacts'); "
+        "empty: the company's default policy.",
+    )
 
     def _compute_msp_retainer_count(self):
         counts = dict(

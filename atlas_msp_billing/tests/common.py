@@ -108,7 +108,8 @@ class MspBillingCase(MspBillingCommon):
                 "employee_id": cls.employee.id,
                 "unit_amount": hours,
                 "date": day,
-                "msp_billing_category": category,
+                # No category: the entry takes its default (rule 7).
+                **({"msp_billing_category": category} if category else {}),
                 **values,
             }
         )

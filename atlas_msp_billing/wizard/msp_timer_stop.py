@@ -1,0 +1,33 @@
+from odoo import api, fields, models
+
+
+class MspTimerStop(models.TransientModel):
+    _name = "msp.timer.stop"
+    _description = "Stop Timer"
+
+    task_id = fields.Many2one("project.task", required=True, ondelete="cascade")
+    description = fields.Char(required=True)
+    elapsed_hours = fields.Float(string="Timer", compute="_compute_timer")
+    rounded_hours = fields.Float(
+        string="Time Logged",
+        compute="_compute_timer",
+        help="The timer's time rounded up to your company's rounding unit and minimum.",
+    )
+    is_stale = fields.Boolean(compute="_compute_timer")
+    hours = fields.Float(
+        string="Hours Worked",
+        help="The time you really worked: a stale timer's time is not trusted.",
+    )
+
+    @api.depends("task_id")
+    def _compute_timer(self):
+        for wizard in self:
+            timer = wizard.task_id._msp_timer() if wizard.task_id else self.env["msp.timer"]
+            wizard.elapsed_hours = timer.elapsed_seconds / 3600
+            wizard.rounded_hours = timer._msp_rounded_hours() if timer else 0.0
+            wizard.is_stale = timer.is_stale
+
+    def action_confirm(self):
+        self.ensure_one()
+        self.task_id._msp_timer_stop(self.description, hours=self.hours if self.is_stale else None)
+        return {"type": "ir.actions.act_window_close"}
