@@ -326,6 +326,8 @@ class TestSla(MspBillingCase):
             summary = self.env["project.task"]._msp_sla_summary(
                 self.customer, "2026-03-01", "2026-03-31"
             )
+            retainer = self.create_retainer(date_start="2026-01-01")
+            self.assertEqual(retainer._get_sla_summary("2026-03-01", "2026-03-31"), summary)
         self.assertEqual(t6.msp_sla_status, "breached")
         self.assertEqual(
             {key: value for key, value in summary.items() if key != "breaches"},
