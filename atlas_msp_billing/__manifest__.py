@@ -29,6 +29,8 @@
         "data/mail_activity_type_data.xml",
         "data/msp_sla_data.xml",
         "data/project_data.xml",
+        "data/crm_stage_data.xml",
+        "data/sale_data.xml",
         "views/msp_retainer_views.xml",
         "views/msp_retainer_period_views.xml",
         "views/msp_charge_views.xml",
@@ -45,6 +47,11 @@
         "views/project_task_views.xml",
         "views/msp_timer_views.xml",
         "wizard/msp_timer_stop_views.xml",
+        "views/crm_lead_views.xml",
+        "views/sale_order_views.xml",
+        "views/product_template_views.xml",
+        "views/msp_billing_schedule_views.xml",
+        "wizard/msp_win_onboard_views.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -59,5 +66,7 @@
         "demo/msp_retainer_demo.xml",
         "demo/project_demo.xml",
         "demo/account_analytic_line_demo.xml",
+        "demo/crm_lead_demo.xml",
+        "demo/sale_order_demo.xml",
     ],
 }

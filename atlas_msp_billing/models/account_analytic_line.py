@@ -55,7 +55,7 @@ class AccountAnalyticLine(models.Model):
         ondelete="set null",
     )
 
-    @api.depends("project_id", "task_id", "partner_id", "date")
+    @api.depends("project_id", "task_id", "partner_id", "date", "so_line")
     def _compute_msp_billing_category(self):
         # While an entry is drafted (form, bulk line) the default follows its
         # project and date; once saved, a category stays what it is.
@@ -69,29 +69,55 @@ class AccountAnalyticLine(models.Model):
             line.msp_billing_category = self._msp_category_for(key, coverage)
 
     @api.model
-    def _msp_default_category(self, project, partner, day):
-        key = (project.id, partner.id, day or fields.Date.context_today(self))
+    def _msp_default_category(self, task, partner, day):
+        project = task.project_id
+        key = (
+            project.id,
+            partner.id,
+            day or fields.Date.context_today(self),
+            self._msp_sale_kind(self._msp_task_sale_line(task, project)),
+        )
         return self._msp_category_for(key, self._msp_coverage([key]))
 
     @api.model
     def _msp_category_for(self, key, coverage):
         """Rule 7: retainer time when the customer has a retainer covering the day,
         ad hoc for other customer work, non-billable for internal projects (and
-        analytic lines that are not time)."""
-        project_id, partner_id, day = key
-        if not (project_id and partner_id):
+        analytic lines that are not time). Time on a sale order item is billed
+        by its sale order (rule 2): ad hoc when it bills the hours, non-billable
+        when its price includes them."""
+        project_id, partner_id, day, sale_kind = key
+        if sale_kind == "time":
+            return "adhoc"
+        if sale_kind or not (project_id and partner_id):
             return "non_billable"
         return "retainer" if (partner_id, day) in coverage else "adhoc"
+
+    @api.model
+    def _msp_task_sale_line(self, task, project):
+        # What sale_timesheet links new time to, employee mappings aside.
+        if not project.allow_billable:
+            return self.env["sale.order.line"]
+        return task.sale_line_id or project.sale_line_id
+
+    @api.model
+    def _msp_sale_kind(self, sale_line):
+        """ "time" when the sale order item bills the hours logged on it, "fixed"
+        when its price covers them, None without one."""
+        if not sale_line:
+            return None
+        return "time" if sale_line.product_id.service_policy == "delivered_timesheet" else "fixed"
 
     # ------------------------------------------------------------------
     # Retainer and period of retainer time
     # ------------------------------------------------------------------
     def _msp_coverage_key(self):
-        """(project id, customer id, day) that decide an entry's category and retainer."""
+        """(project id, customer id, day, sale kind) that decide an entry's category
+        and retainer."""
         self.ensure_one()
         partner = self.partner_id or self.task_id.partner_id or self.project_id.partner_id
         day = self.date or fields.Date.context_today(self)
-        return self.project_id.id, partner.id, day
+        return self.project_id.id, partner.id, day, self._msp_sale_kind(self.so_line)
 
     @api.model
     def _msp_vals_key(self, vals):
@@ -100,7 +126,10 @@ class AccountAnalyticLine(models.Model):
         project = self.env["project.project"].browse(vals.get("project_id")) or task.project_id
         partner_id = vals.get("partner_id") or task.partner_id.id or project.partner_id.id
         day = fields.Date.to_date(vals.get("date")) or fields.Date.context_today(self)
-        return project.id, partner_id, day
+        sale_line = self.env["sale.order.line"].browse(
+            vals.get("so_line")
+        ) or self._msp_task_sale_line(task, project)
+        return project.id, partner_id, day, self._msp_sale_kind(sale_line)
 
     @api.model
     def _msp_coverage(self, keys):
@@ -109,7 +138,9 @@ class AccountAnalyticLine(models.Model):
         covering the day; the period and invoice are None when there is none.
         One query for a whole batch of entries: this runs on every time entry."""
         pairs = {
-            (partner_id, day) for project_id, partner_id, day in keys if project_id and partner_id
+            (partner_id, day)
+            for project_id, partner_id, day, _kind in keys
+            if project_id and partner_id
         }
         if not pairs:
             return {}
@@ -145,7 +176,14 @@ class AccountAnalyticLine(models.Model):
     def _msp_retainer_and_period(self, key, coverage):
         """Retainer time belongs to the customer's retainer covering its date and to
         that retainer's period (created when missing); refused without one."""
-        _project_id, partner_id, day = key
+        _project_id, partner_id, day, sale_kind = key
+        if sale_kind:
+            raise ValidationError(
+                self.env._(
+                    "This time is on a sale order item, which invoices it: it cannot also "
+                    "count against a retainer. Log it as Billable — Ad Hoc or Non-Billable."
+                )
+            )
         retainer_id, period_id, overage_move_id = coverage.get((partner_id, day), (None,) * 3)
         if not retainer_id:
             customer = self.env["res.partner"].browse(partner_id).commercial_partner_id

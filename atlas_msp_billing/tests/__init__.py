@@ -6,3 +6,5 @@ from . import test_time_entry
 from . import test_sla
 from . import test_timer
 from . import test_time_xmlrpc
+from . import test_quotes
+from . import test_pipeline

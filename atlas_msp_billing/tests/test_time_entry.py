@@ -152,6 +152,24 @@ class TestTimeEntry(MspBillingCase):
         self.assertFalse(result["ids"])
         self.assertIn("has no active retainer covering", result["messages"][0]["message"])
 
+    def test_time_on_sale_order_item_is_billed_by_the_order(self):
+        hourly = self.env.ref("atlas_msp_billing.product_msp_hourly_estimate")
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.customer.id,
+                "order_line": [Command.create({"product_id": hourly.id, "product_uom_qty": 10})],
+            }
+        )
+        order.action_confirm()
+        task = order.order_line.task_id
+        self.assertTrue(task)
+        line = self.entry(2.0, task=task)
+        self.assertEqual(line.so_line, order.order_line)
+        self.assertEqual(line.msp_billing_category, "adhoc")
+        self.assertFalse(line.msp_period_id)
+        with self.assertRaisesText(ValidationError, "on a sale order item"):
+            self.entry(1.0, task=task, msp_billing_category="retainer")
+
     def test_retainer_and_period_follow_date_and_customer(self):
         line = self.entry(2.0, day="2026-11-10")
         november = line.msp_period_id

@@ -36,9 +36,7 @@ class MspTimesheetBulkLine(models.TransientModel):
         for line in self:
             task = line.task_id
             customer = (task.partner_id or task.project_id.partner_id).commercial_partner_id
-            line.msp_billing_category = Timesheet._msp_default_category(
-                task.project_id, customer, line.date
-            )
+            line.msp_billing_category = Timesheet._msp_default_category(task, customer, line.date)
 
     def _error_message(self, number, reason):
         return self.env._(

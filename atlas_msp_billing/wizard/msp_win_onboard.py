@@ -1,0 +1,97 @@
+from odoo import api, fields, models
+from odoo.tools import escape_psql
+
+from ..models.msp_retainer import BILLING_CYCLES
+from ..models.msp_retainer_period import HOURS_DIGITS
+
+
+class MspWinOnboard(models.TransientModel):
+    _name = "msp.win.onboard"
+    _description = "Win & Onboard"
+
+    lead_id = fields.Many2one("crm.lead", string="Opportunity", required=True, readonly=True)
+    company_id = fields.Many2one("res.company", compute="_compute_company_id")
+    currency_id = fields.Many2one("res.currency", compute="_compute_company_id")
+    partner_id = fields.Many2one(related="lead_id.partner_id", string="Existing Customer")
+    partner_name = fields.Char(related="lead_id.partner_name", readonly=False)
+    contact_name = fields.Char(related="lead_id.contact_name", readonly=False)
+    email_from = fields.Char(related="lead_id.email_from", readonly=False)
+    phone = fields.Char(related="lead_id.phone", readonly=False)
+    estimated_mrr = fields.Monetary(related="lead_id.msp_estimated_mrr")
+    existing_company_id = fields.Many2one(
+        "res.partner",
+        string="Reused Company",
+        compute="_compute_existing_company_id",
+        help="The customer company the onboarding reuses; empty: it creates one.",
+    )
+    billing_cycle = fields.Selection(BILLING_CYCLES, required=True, default="monthly")
+    amount = fields.Monetary(
+        string="Fee per Cycle",
+        compute="_compute_amount",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Defaults to the estimated MRR times the months of the cycle.",
+    )
+    included_hours = fields.Float(digits=(16, HOURS_DIGITS))
+    overage_rate = fields.Monetary()
+    adhoc_rate = fields.Monetary(
+        string="Ad-hoc Rate",
+        default=lambda self: self.env["msp.retainer"]._billing_product("adhoc").lst_price,
+    )
+    date_start = fields.Date(string="Start Date", required=True, default=fields.Date.context_today)
+    sla_policy_id = fields.Many2one(
+        "msp.sla.policy",
+        string="SLA Policy",
+        domain="[('company_id', '=', company_id)]",
+        default=lambda self: self.env.company.msp_sla_policy_id,
+    )
+    create_first_invoice = fields.Boolean(
+        string="Draft the First Invoice Now",
+        help="Bill the first period right away instead of waiting for the daily billing run.",
+    )
+
+    @api.depends("lead_id")
+    def _compute_company_id(self):
+        for wizard in self:
+            wizard.company_id = wizard.lead_id.company_id or self.env.company
+            wizard.currency_id = wizard.company_id.currency_id
+
+    @api.depends("lead_id.partner_id", "partner_name")
+    def _compute_existing_company_id(self):
+        Partner = self.env["res.partner"]
+        for wizard in self:
+            company = wizard.lead_id.partner_id.commercial_partner_id
+            if not company and wizard.partner_name:
+                company = Partner.search(
+                    [
+                        ("is_company", "=", True),
+                        ("name", "=ilike", escape_psql(wizard.partner_name.strip())),
+                        ("company_id", "in", [False, wizard.company_id.id]),
+                    ],
+                    limit=1,
+                )
+            wizard.existing_company_id = company
+
+    @api.depends("lead_id", "billing_cycle")
+    def _compute_amount(self):
+        for wizard in self:
+            wizard.amount = wizard.lead_id._msp_default_retainer_amount(wizard.billing_cycle)
+
+    def _onboard_values(self):
+        self.ensure_one()
+        return {
+            "billing_cycle": self.billing_cycle,
+            "amount": self.amount,
+            "included_hours": self.included_hours,
+            "overage_rate": self.overage_rate,
+            "adhoc_rate": self.adhoc_rate,
+            "date_start": self.date_start,
+            "sla_policy_id": self.sla_policy_id.id,
+            "create_first_invoice": self.create_first_invoice,
+        }
+
+    def action_win_onboard(self):
+        self.ensure_one()
+        retainer = self.lead_id._msp_win_onboard(self._onboard_values())
+        return retainer._get_records_action(name=retainer.name)
