@@ -2,7 +2,7 @@
 PYTHON ?= python3
 DEV := $(PYTHON) tools/dev.py
 
-.PHONY: run test stop lint bench bench-time stress
+.PHONY: run test stop lint bench bench-time bench-dashboard stress
 
 run: ## serve the demo database at http://localhost:8069 (admin / admin)
 	@$(DEV) run
@@ -21,6 +21,9 @@ bench: ## time the billing run on a scratch database (N retainers x M entries, d
 
 bench-time: ## cost of 1,000 time entries with categories, counters and alerts vs plain Odoo
 	@$(PYTHON) tools/bench.py time
+
+bench-dashboard: ## the Revenue dashboard's figures on 10,000 retainers and 1,000,000 time entries
+	@$(PYTHON) tools/bench.py dashboard
 
 stress: ## two concurrent billing runs, one killed midway and restarted: counts duplicates
 	@$(PYTHON) tools/bench.py stress

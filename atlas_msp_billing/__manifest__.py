@@ -31,6 +31,9 @@
         "data/project_data.xml",
         "data/crm_stage_data.xml",
         "data/sale_data.xml",
+        "report/msp_time_schedule_report.xml",
+        "report/account_invoice_report.xml",
+        "data/mail_template_data.xml",
         "views/msp_retainer_views.xml",
         "views/msp_retainer_period_views.xml",
         "views/msp_charge_views.xml",
@@ -52,6 +55,9 @@
         "views/product_template_views.xml",
         "views/msp_billing_schedule_views.xml",
         "wizard/msp_win_onboard_views.xml",
+        "views/account_move_views.xml",
+        "views/msp_revenue_report_views.xml",
+        "views/portal_templates.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -68,5 +74,6 @@
         "demo/account_analytic_line_demo.xml",
         "demo/crm_lead_demo.xml",
         "demo/sale_order_demo.xml",
+        "demo/account_move_demo.xml",
     ],
 }

@@ -13,6 +13,9 @@ time:   the cost of time entries with billing categories, period counters and
         usage alerts: 1,000 entries saved one by one (as technicians save
         them) against 100 retainers, each crossing 80 % and 100 % of its
         hours, versus the same entries on Odoo without the add-on.
+dashboard: the Revenue dashboard's key figures and the analysis pivot on
+        10,000 active retainers (monthly, quarterly, annual) and 1,000,000
+        time entries, on their own scratch database.
 """
 
 import argparse
@@ -32,6 +35,8 @@ import dev
 BENCH_DB = "atlas_bench"
 BENCH_DB_COPY = "atlas_bench_copy"
 PLAIN_DB = "atlas_bench_plain"
+# Its own database: `make bench` and `make bench-time` may run at the same time.
+DASHBOARD_DB = "atlas_bench_dash"
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
 
 
@@ -125,9 +130,12 @@ def create_retainers(env, count):
     return retainers, tasks
 
 
-def log_time(env, retainers, tasks, per_retainer):
-    """``per_retainer`` retainer entries (12 h in all: 2 h over) and two ad-hoc
-    entries per customer, inserted in bulk from one ORM-made entry."""
+def insert_time(env, retainers, tasks, batches):
+    """Time entries inserted in bulk by SQL from one ORM-made entry: for each
+    ``(overrides, repeat)`` of ``batches``, ``repeat`` entries per retainer in
+    its first period, on its customer's task, the columns in ``overrides``
+    replaced by SQL expressions over ``m`` (retainer_id, period_id, task_id,
+    partner_id) and ``g`` (1 to ``repeat``)."""
     employee = env["hr.employee"].search([], limit=1)
     model = env["account.analytic.line"].create(
         {
@@ -146,48 +154,32 @@ def log_time(env, retainers, tasks, per_retainer):
         for name, field in env["account.analytic.line"]._fields.items()
         if field.store and field.column_type and name != "id"
     ]
-    override = {
-        "task_id": "m.task_id",
-        "partner_id": "m.partner_id",
-        "msp_retainer_id": "m.retainer_id",
-        "msp_period_id": "m.period_id",
-        "unit_amount": f"{12.0 / per_retainer}",
-        "msp_billing_category": "'retainer'",
-    }
-    rows = [
-        (r.id, r.period_ids[:1].id, t.id, r.partner_id.id)
-        for r, t in zip(retainers, tasks, strict=True)
-    ]
     cr = env.cr
     cr.execute(
-        "CREATE TEMP TABLE bench_map (retainer_id int, period_id int, task_id int, partner_id int)"
+        """CREATE TEMP TABLE bench_map ON COMMIT DROP AS
+           SELECT r.id AS retainer_id, p.id AS period_id, t.id AS task_id, r.partner_id
+             FROM msp_retainer r
+             JOIN msp_retainer_period p ON p.retainer_id = r.id AND p.date_start = %s
+             JOIN project_task t ON t.partner_id = r.partner_id
+            WHERE r.id = ANY(%s) AND t.id = ANY(%s)""",
+        [JANUARY, retainers.ids, tasks.ids],
     )
-    cr.execute(
-        "INSERT INTO bench_map VALUES " + ",".join(["(%s,%s,%s,%s)"] * len(rows)),
-        [value for row in rows for value in row],
-    )
-
-    def insert(overrides, repeat):
+    for batch_overrides, repeat in batches:
+        overrides = {
+            "task_id": "m.task_id",
+            "partner_id": "m.partner_id",
+            "msp_retainer_id": "m.retainer_id",
+            "msp_period_id": "m.period_id",
+            **batch_overrides,
+        }
         select = ", ".join(overrides.get(c, f't."{c}"') for c in columns)
         cr.execute(
             f"""INSERT INTO account_analytic_line ({", ".join(f'"{c}"' for c in columns)})
                 SELECT {select} FROM account_analytic_line t, bench_map m,
-                       generate_series(1, %s) g
-                WHERE t.id = %s""",
-            [repeat, model.id],
+                       generate_series(1, %(repeat)s) g
+                WHERE t.id = %(model)s""",
+            {"january": JANUARY, "repeat": repeat, "model": model.id},
         )
-
-    insert(override, per_retainer)
-    insert(
-        dict(
-            override,
-            msp_retainer_id="NULL",
-            msp_period_id="NULL",
-            unit_amount="1.5",
-            msp_billing_category="'adhoc'",
-        ),
-        2,
-    )
     model.unlink()
     env.invalidate_all()
     periods = retainers.period_ids
@@ -195,6 +187,19 @@ def log_time(env, retainers, tasks, per_retainer):
     periods._compute_overage()
     env.flush_all()
     cr.commit()
+
+
+def log_time(env, retainers, tasks, per_retainer):
+    """``per_retainer`` retainer entries (12 h in all: 2 h over) and two ad-hoc
+    entries per customer."""
+    retainer_time = {"unit_amount": f"{12.0 / per_retainer}"}
+    adhoc_time = {
+        "msp_retainer_id": "NULL",
+        "msp_period_id": "NULL",
+        "unit_amount": "1.5",
+        "msp_billing_category": "'adhoc'",
+    }
+    insert_time(env, retainers, tasks, [(retainer_time, per_retainer), (adhoc_time, 2)])
 
 
 # --------------------------------------------------------------------------
@@ -211,6 +216,7 @@ def invoice_copy_values(invoices):
                     0,
                     0,
                     {
+                        "display_type": line.display_type,
                         "product_id": line.product_id.id,
                         "name": line.name,
                         "quantity": line.quantity,
@@ -389,6 +395,123 @@ def cmd_time(args):
 
 
 # --------------------------------------------------------------------------
+# dashboard
+# --------------------------------------------------------------------------
+DASHBOARD_DAY = date(2026, 1, 20)  # in the first period of every cycle
+DASHBOARD_CYCLES = (
+    ("monthly", 1000.0, 10.0),
+    ("quarterly", 2700.0, 30.0),
+    ("annual", 9600.0, 100.0),
+)
+
+
+def dashboard_retainers(env, count, batch=1000):
+    """``count`` customers with a task and an active retainer started Jan 1,
+    cycles in turn; created and activated in batches."""
+    project = env["project.project"].create({"name": "Bench Dashboard Desk"})
+    retainers = env["msp.retainer"]
+    tasks = env["project.task"]
+    for start in range(0, count, batch):
+        numbers = range(start, min(start + batch, count))
+        partners = env["res.partner"].create(
+            [{"name": f"Dashboard Customer {i:05d}", "is_company": True} for i in numbers]
+        )
+        tasks |= env["project.task"].create(
+            [
+                {"name": f"Ticket {p.name}", "project_id": project.id, "partner_id": p.id}
+                for p in partners
+            ]
+        )
+        created = env["msp.retainer"].create(
+            [
+                {
+                    "partner_id": p.id,
+                    "billing_cycle": cycle,
+                    "amount": amount,
+                    "included_hours": hours,
+                    "overage_rate": 120.0,
+                    "adhoc_rate": 150.0,
+                    "date_start": JANUARY,
+                }
+                for i, p in zip(numbers, partners, strict=True)
+                for cycle, amount, hours in [DASHBOARD_CYCLES[i % len(DASHBOARD_CYCLES)]]
+            ]
+        )
+        created.with_context(msp_date=JANUARY).action_activate()
+        retainers |= created
+        env.cr.commit()
+        env.invalidate_all()
+    return retainers, tasks
+
+
+def dashboard_time(env, retainers, tasks, per_retainer):
+    """``per_retainer`` retainer entries per retainer, dated Jan 1-19 in its
+    first period; 0.1 to 0.3 h each, so that about half of the retainers end
+    up in overage."""
+    overrides = {
+        "date": "%(january)s::date + (g %% 19)",
+        "unit_amount": "0.1 + (m.retainer_id %% 5) * 0.05",
+    }
+    insert_time(env, retainers, tasks, [(overrides, per_retainer)])
+
+
+def timed(env, call, rounds=3):
+    """(seconds of the first call, best seconds, queries per call) of ``call``."""
+    seconds, queries = [], 0
+    for _round in range(rounds):
+        env.invalidate_all()
+        with counting_queries() as counter:
+            started = time.perf_counter()
+            call()
+            seconds.append(time.perf_counter() - started)
+        queries = counter["queries"]
+        env.cr.rollback()
+    return seconds[0], min(seconds), queries
+
+
+def cmd_dashboard(args):
+    version = dev.prepare()
+    dev.copy_database(dev.ensure_template(version), DASHBOARD_DB)
+    dev.install(DASHBOARD_DB, [dev.MODULE], dev.MODULE)
+    with odoo_env(DASHBOARD_DB) as env:
+        started = time.perf_counter()
+        env["msp.retainer"].search([("state", "=", "active")]).write({"state": "closed"})
+        retainers, tasks = dashboard_retainers(env, args.retainers)
+        dashboard_time(env, retainers, tasks, args.entries // args.retainers)
+        setup_seconds = time.perf_counter() - started
+        env.cr.execute("SELECT count(*) FROM account_analytic_line")
+        entries = env.cr.fetchone()[0]
+    vacuum_analyze(DASHBOARD_DB)
+    with odoo_env(DASHBOARD_DB) as env:
+        # As the dashboard's user sees it: record rules apply.
+        admin = env.ref("base.user_admin")
+        report = env["msp.revenue.report"].with_user(admin).with_context(msp_date=DASHBOARD_DAY)
+        kpis = report._get_revenue_kpis()
+        measures = {
+            "_get_revenue_kpis()": report._get_revenue_kpis,
+            "get_dashboard_data()": report.get_dashboard_data,
+            "pivot read_group": lambda: report.read_group(
+                [],
+                ["monthly_fee:sum", "hours_used:sum", "overage_amount:sum"],
+                ["user_id", "billing_cycle"],
+                lazy=False,
+            ),
+        }
+        timings = {name: timed(env, call) for name, call in measures.items()}
+    print()
+    print(f"retainers: {len(retainers)}, time entries in the database: {entries}")
+    print(f"set-up: {setup_seconds:.1f} s")
+    print(
+        f"mrr {kpis['mrr']:.2f}, arr {kpis['arr']:.2f}, active {kpis['active_retainers']}, "
+        f"in overage {len(kpis['overage_retainer_ids'])} ({kpis['overage_amount']:.2f} to bill), "
+        f"draft invoices {kpis['draft_invoice_count']}"
+    )
+    print(f"{'call':<22} {'first s':>8} {'best s':>8} {'queries':>8}")
+    for name, (first, best, queries) in timings.items():
+        print(f"{name:<22} {first:>8.3f} {best:>8.3f} {queries:>8}")
+
+
+# --------------------------------------------------------------------------
 # stress
 # --------------------------------------------------------------------------
 def run_in_process(run_date, db=BENCH_DB, batch_size=100, timings=None):
@@ -491,6 +614,10 @@ def main():
     timesheets.add_argument("--per-customer", type=int, default=10)
     timesheets.add_argument("--rounds", type=int, default=3)
     timesheets.set_defaults(func=cmd_time)
+    dashboard = commands.add_parser("dashboard")
+    dashboard.add_argument("--retainers", type=int, default=10_000)
+    dashboard.add_argument("--entries", type=int, default=1_000_000)
+    dashboard.set_defaults(func=cmd_dashboard)
     args = parser.parse_args()
     try:
         return args.func(args) or 0

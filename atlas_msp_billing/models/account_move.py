@@ -1,5 +1,13 @@
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import float_round
+
+from .account_analytic_line import BILLING_CATEGORIES
+from .msp_retainer_period import HOURS_DIGITS
+
+TIME_SCHEDULE_REPORT = "atlas_msp_billing.action_report_time_schedule"
 
 
 class AccountMove(models.Model):
@@ -28,11 +36,39 @@ class AccountMove(models.Model):
         search="_search_msp_period_ids",
         help="Retainer periods whose fee or overage this invoice bills.",
     )
+    # Copied from the customer when the invoice is created, then the invoice's own.
+    msp_show_sla_summary = fields.Boolean(
+        string="SLA Summary",
+        compute="_compute_msp_customer_options",
+        store=True,
+        readonly=False,
+        precompute=True,
+        copy=False,
+        help="The invoice shows how the customer's tickets met their SLA.",
+    )
+    msp_attach_time_schedule = fields.Boolean(
+        string="Time Schedule",
+        compute="_compute_msp_customer_options",
+        store=True,
+        readonly=False,
+        precompute=True,
+        copy=False,
+        help="The schedule of the time entries this invoice bills goes with it: attached to "
+        "its email and downloadable from the customer portal.",
+    )
 
     @api.depends("msp_fee_period_ids", "msp_overage_period_ids")
     def _compute_msp_period_ids(self):
         for move in self:
             move.msp_period_ids = move.msp_fee_period_ids | move.msp_overage_period_ids
+
+    @api.depends("partner_id")
+    def _compute_msp_customer_options(self):
+        for move in self:
+            customer = move.partner_id.commercial_partner_id
+            is_invoice = move.move_type == "out_invoice"
+            move.msp_show_sla_summary = is_invoice and customer.msp_invoice_sla_summary
+            move.msp_attach_time_schedule = is_invoice and customer.msp_attach_time_schedule
 
     def _search_msp_period_ids(self, operator, value):
         return [
@@ -80,3 +116,146 @@ class AccountMove(models.Model):
                 )
             )
         return super().button_draft()
+
+    def _get_mail_template(self):
+        if self and all(move.msp_generated and move.move_type == "out_invoice" for move in self):
+            return self.env.ref("atlas_msp_billing.mail_template_msp_invoice")
+        return super()._get_mail_template()
+
+    # ------------------------------------------------------------------
+    # Documents: time-entry schedule and SLA summary
+    # ------------------------------------------------------------------
+    def _msp_time_schedule(self):
+        """{invoice id: schedule} of the time entries each invoice bills or
+        accounts for: the retainer time of its periods and the ad-hoc time billed
+        on it, by category with subtotals, and the included-hours balance of each
+        period. The entries of all the invoices are read with one search.
+
+        Read as superuser: whoever may print or receive the invoice may see what
+        it bills, even without access to retainers and others' timesheets."""
+        moves = self.sudo()
+        periods = moves.msp_period_ids
+        entries = (
+            self.env["account.analytic.line"]
+            .sudo()
+            .search(
+                [
+                    "|",
+                    "&",
+                    ("msp_period_id", "in", periods.ids),
+                    ("msp_billing_category", "=", "retainer"),
+                    ("msp_invoice_line_id", "in", moves.invoice_line_ids.ids),
+                ],
+                order="date, id",
+            )
+        )
+        labels = dict(BILLING_CATEGORIES)
+        schedules = {}
+        for move in moves:
+            period_ids = set(move.msp_period_ids.ids)
+            line_ids = set(move.invoice_line_ids.ids)
+            move_entries = [
+                entry
+                for entry in entries
+                if entry.msp_invoice_line_id.id in line_ids
+                or (
+                    entry.msp_billing_category == "retainer"
+                    and entry.msp_period_id.id in period_ids
+                )
+            ]
+            categories = []
+            for category, label in labels.items():
+                lines = [e for e in move_entries if e.msp_billing_category == category]
+                if lines:
+                    categories.append(
+                        {"label": label, "entries": lines, "hours": self._msp_hours(lines)}
+                    )
+            schedules[move.id] = {
+                "retainer": move.msp_retainer_id,
+                "categories": categories,
+                "hours": self._msp_hours(move_entries),
+                "periods": [
+                    {
+                        "period": period,
+                        "included": period.included_hours,
+                        "used": period.hours_used,
+                        "remaining": float_round(
+                            max(period.included_hours - period.hours_used, 0.0),
+                            precision_digits=HOURS_DIGITS,
+                        ),
+                        "overage": period.overage_hours,
+                    }
+                    for period in move.msp_period_ids.sorted("date_start")
+                ],
+            }
+        return schedules
+
+    @api.model
+    def _msp_hours(self, entries):
+        return float_round(sum(e.unit_amount for e in entries), precision_digits=HOURS_DIGITS)
+
+    def _msp_sla_window(self):
+        """Dates the invoice's SLA summary covers: the periods whose overage it
+        bills, else the last period ended before the invoice date, else (no
+        retainer, or none ended yet) the month before the invoice date."""
+        self.ensure_one()
+        if self.msp_overage_period_ids:
+            periods = self.msp_overage_period_ids
+            return min(periods.mapped("date_start")), max(periods.mapped("date_end"))
+        day = self.invoice_date or fields.Date.context_today(self)
+        ended = self.msp_retainer_id.period_ids.filtered(lambda p: p.date_end < day)
+        if ended:
+            last = ended.sorted("date_end")[-1]
+            return last.date_start, last.date_end
+        return day - relativedelta(months=1), day - relativedelta(days=1)
+
+    def _msp_sla_summary(self):
+        """The figures of the invoice's "SLA summary" section, with the dates they cover."""
+        self.ensure_one()
+        date_from, date_to = self._msp_sla_window()
+        if self.sudo().msp_retainer_id:
+            summary = self.sudo().msp_retainer_id._get_sla_summary(date_from, date_to)
+        else:
+            summary = (
+                self.env["project.task"]
+                .sudo()
+                .with_company(self.company_id)
+                ._msp_sla_summary(self.partner_id.commercial_partner_id, date_from, date_to)
+            )
+        return {**summary, "date_from": date_from, "date_to": date_to}
+
+    def _msp_time_schedule_name(self):
+        self.ensure_one()
+        reference = self.name if self.name and self.name != "/" else str(self.id)
+        return self.env._("Time schedule %s", reference.replace("/", "_"))
+
+    def _msp_time_schedule_filename(self):
+        return f"{self._msp_time_schedule_name()}.pdf"
+
+    def _msp_time_schedule_portal_url(self, download=False):
+        self.ensure_one()
+        return self.get_portal_url(suffix="/time_schedule", download=download)
+
+
+class AccountMoveSend(models.AbstractModel):
+    _inherit = "account.move.send"
+
+    @api.model
+    def _get_placeholder_mail_template_dynamic_attachments_data(
+        self, move, mail_template, pdf_report=None
+    ):
+        """The time schedule goes with the invoices that ask for it, under a name
+        the customer recognises."""
+        attachments = super()._get_placeholder_mail_template_dynamic_attachments_data(
+            move, mail_template, pdf_report=pdf_report
+        )
+        schedule = self.env.ref(TIME_SCHEDULE_REPORT)
+        if not move.msp_attach_time_schedule:
+            return [a for a in attachments if a.get("dynamic_report") != schedule.report_name]
+        name = move._msp_time_schedule_filename()
+        return [
+            {**a, "id": f"placeholder_{name}", "name": name}
+            if a.get("dynamic_report") == schedule.report_name
+            else a
+            for a in attachments
+        ]

@@ -4,7 +4,7 @@ from datetime import datetime
 import psycopg2
 import pytz
 
-from odoo import Command, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_round
 from odoo.tools.misc import format_date
@@ -557,6 +557,11 @@ class MspRetainer(models.Model):
             ._msp_sla_summary(self.partner_id, date_from, date_to)
         )
 
+    @api.model
+    def _get_revenue_kpis(self):
+        """The Revenue dashboard's key figures (see ``msp.revenue.report``)."""
+        return self.env["msp.revenue.report"]._get_revenue_kpis()
+
     def action_view_timesheets(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("hr_timesheet.timesheet_action_all")
@@ -731,14 +736,14 @@ class MspRetainer(models.Model):
         dated before the period starts."""
         self.ensure_one()
         vals = self._billing_invoice_header(period.date_start, period)
-        lines = [Command.create(period._fee_line_values())]
+        lines = {"fee": [period._fee_line_values()]}
         overage = self.env["msp.retainer.period"]
         if claims is not None:
             overage = self._billing_unbilled_overage(period.date_start) - claims.periods
-            lines += self._billing_extra_lines(overage, period.date_start, claims)
+            lines.update(self._billing_extra_lines(overage, period.date_start, claims))
         vals.update(
             {
-                "invoice_line_ids": lines,
+                "invoice_line_ids": self.env["res.partner"]._msp_invoice_lines(lines),
                 "msp_fee_period_ids": period._link_command(),
                 "msp_overage_period_ids": overage._link_command(),
             }
@@ -751,12 +756,17 @@ class MspRetainer(models.Model):
         day_after = fields.Date.add(self.date_end, days=1)
         overage = self._billing_unbilled_overage(day_after) - claims.periods
         lines = self._billing_extra_lines(overage, day_after, claims)
-        if not lines:
+        if not any(lines.values()):
             return None
         vals = self._billing_invoice_header(
             self.date_end, origin=self.env._("%s (closing)", self.name)
         )
-        vals.update({"invoice_line_ids": lines, "msp_overage_period_ids": overage._link_command()})
+        vals.update(
+            {
+                "invoice_line_ids": self.env["res.partner"]._msp_invoice_lines(lines),
+                "msp_overage_period_ids": overage._link_command(),
+            }
+        )
         return vals
 
     def _billing_unbilled_overage(self, before):
@@ -766,18 +776,24 @@ class MspRetainer(models.Model):
         )
 
     def _billing_extra_lines(self, overage_periods, before, claims):
+        """Line values by section of what else is unbilled before ``before``:
+        overage of ``overage_periods``, ad-hoc time and charges; ``claims``
+        records them for the next invoice of the run."""
         partner = self.partner_id
         claims.periods |= overage_periods
-        lines = [Command.create(p._overage_line_values()) for p in overage_periods]
         time_lines = partner._msp_adhoc_time_lines(
             before, self.adhoc_rate, self.currency_id, exclude=claims.timesheet_ids
         )
         charges = partner._msp_pending_charges(before, exclude=claims.charge_ids)
         claims.timesheet_ids.update(
-            ts_id for line in time_lines for ts_id in line[2]["msp_timesheet_ids"][0][2]
+            ts_id for vals in time_lines for ts_id in vals["msp_timesheet_ids"][0][2]
         )
         claims.charge_ids.update(charges.ids)
-        return lines + time_lines + [Command.create(c._invoice_line_values()) for c in charges]
+        return {
+            "overage": [period._overage_line_values() for period in overage_periods],
+            "adhoc": time_lines,
+            **partner._msp_charge_lines(charges),
+        }
 
     def _billing_invoice_header(self, invoice_date, period=None, origin=None):
         self.ensure_one()

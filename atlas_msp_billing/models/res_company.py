@@ -27,6 +27,42 @@ class ResCompany(models.Model):
         check_company=True,
         help="SLA policy of tickets whose customer has none of its own.",
     )
+    msp_invoice_payment_term_id = fields.Many2one(
+        "account.payment.term",
+        string="Payment Terms of Generated Invoices",
+        help="Payment terms of the invoices the billing run drafts for customers without "
+        "payment terms of their own.",
+    )
+    msp_invoice_bank_id = fields.Many2one(
+        "res.partner.bank",
+        string="Bank Account on Generated Invoices",
+        help="The account customers pay generated invoices on; empty: Odoo's default choice.",
+    )
+    msp_invoice_payment_note = fields.Html(
+        string="Remittance Instructions",
+        translate=True,
+        help="Banking details and remittance instructions printed on generated invoices.",
+    )
+    msp_invoice_sla_summary = fields.Boolean(
+        string="SLA Summary on Invoices by Default",
+        help="New customers get an SLA summary on their invoices.",
+    )
+    msp_attach_time_schedule = fields.Boolean(
+        string="Time Schedule with Invoices by Default",
+        help="New customers get the time-entry schedule with their invoices.",
+    )
+
+    @api.constrains("msp_invoice_bank_id")
+    def _check_msp_invoice_bank(self):
+        for company in self:
+            bank = company.msp_invoice_bank_id
+            if bank and bank.partner_id != company.partner_id:
+                raise ValidationError(
+                    self.env._(
+                        "The bank account on generated invoices must be an account of %(company)s.",
+                        company=company.name,
+                    )
+                )
 
     @api.constrains("msp_timer_rounding", "msp_timer_minimum", "msp_timer_stale_hours")
     def _check_msp_timer_settings(self):

@@ -2,10 +2,13 @@ from collections import defaultdict
 
 from odoo import Command, api, fields, models
 from odoo.tools import float_round
+from odoo.tools.misc import format_date
 
 from .msp_retainer import CONCURRENCY_ERRORS
 from .msp_retainer_period import HOURS_DIGITS
 
+# Options of a customer's invoices, defaulting to the company's fields of the same name.
+INVOICE_OPTIONS = ("msp_invoice_sla_summary", "msp_attach_time_schedule")
 # Advisory lock namespace of the ad-hoc billing of a customer ("MSPA").
 ADHOC_BILLING_LOCK = 0x4D535041
 
@@ -25,6 +28,26 @@ class ResPartner(models.Model):
         help="Response and resolution targets of this customer's tickets (and its contacts'); "
         "empty: the company's default policy.",
     )
+    # New customers take the company's defaults (see default_get).
+    msp_invoice_sla_summary = fields.Boolean(
+        string="SLA Summary on Invoices",
+        help="The invoices generated for this customer show how its tickets met their SLA.",
+    )
+    msp_attach_time_schedule = fields.Boolean(
+        string="Time Schedule with Invoices",
+        help="The invoices generated for this customer come with the schedule of the time "
+        "entries they bill, attached to the email and downloadable from the portal.",
+    )
+
+    @api.model
+    def default_get(self, fields_list):
+        # Not field defaults: those would also be applied to the existing
+        # customers when the module is installed, before the company has them.
+        defaults = super().default_get(fields_list)
+        for field_name in INVOICE_OPTIONS:
+            if field_name in fields_list and field_name not in defaults:
+                defaults[field_name] = self.env.company[field_name]
+        return defaults
 
     def _compute_msp_retainer_count(self):
         counts = dict(
@@ -74,8 +97,8 @@ class ResPartner(models.Model):
         ]
 
     def _msp_adhoc_time_lines(self, before, rate, currency, exclude=()):
-        """One invoice line per task (or project without task) of the unbilled
-        ad-hoc time dated before ``before``, at ``rate`` per hour."""
+        """Values of one invoice line per task (or project without task) of the
+        unbilled ad-hoc time dated before ``before``, at ``rate`` per hour."""
         self.ensure_one()
         domain = self._msp_adhoc_time_domain(before)
         if exclude:
@@ -86,30 +109,38 @@ class ResPartner(models.Model):
             ._read_group(
                 domain,
                 ["project_id", "task_id"],
-                ["unit_amount:sum", "id:array_agg"],
+                ["unit_amount:sum", "date:min", "date:max", "id:array_agg"],
                 order="project_id, task_id",
             )
         )
         product = self.env["msp.retainer"]._billing_product("adhoc")
         lines = []
-        for project, task, total, ids in groups:
+        for project, task, total, first, last, ids in groups:
             hours = float_round(total, precision_digits=HOURS_DIGITS)
             lines.append(
-                Command.create(
-                    {
-                        "product_id": product.id,
-                        "name": self.env._(
-                            "Ad-hoc support – %(work)s: %(hours).2f h",
-                            work=task.display_name or project.display_name,
-                            hours=hours,
-                        ),
-                        "quantity": hours,
-                        "price_unit": currency.round(rate),
-                        "msp_timesheet_ids": [Command.set(ids)],
-                    }
-                )
+                {
+                    "product_id": product.id,
+                    "name": self.env._(
+                        "Ad-hoc support – %(work)s, %(dates)s: %(hours).2f h",
+                        work=task.display_name or project.display_name,
+                        dates=self._msp_date_span(first, last),
+                        hours=hours,
+                    ),
+                    "quantity": hours,
+                    "price_unit": currency.round(rate),
+                    "msp_timesheet_ids": [Command.set(ids)],
+                }
             )
         return lines
+
+    def _msp_date_span(self, first, last):
+        if first == last:
+            return format_date(self.env, first)
+        return self.env._(
+            "%(first)s to %(last)s",
+            first=format_date(self.env, first),
+            last=format_date(self.env, last),
+        )
 
     def _msp_pending_charges(self, before, exclude=()):
         domain = [
@@ -121,12 +152,43 @@ class ResPartner(models.Model):
             domain.append(("id", "not in", list(exclude)))
         return self.env["msp.charge"].sudo().search(domain, order="date, id")
 
-    def _msp_charge_lines(self, before, exclude=()):
-        self.ensure_one()
-        return [
-            Command.create(charge._invoice_line_values())
-            for charge in self._msp_pending_charges(before, exclude)
+    @api.model
+    def _msp_charge_lines(self, charges):
+        """Line values of ``charges`` by section: a fixed-price deliverable
+        billed as a charge is a milestone of its project, the rest are charges."""
+        lines = {"milestone": [], "charge": []}
+        for charge in charges:
+            kind = "milestone" if charge.product_id.service_type == "milestones" else "charge"
+            lines[kind].append(charge._invoice_line_values())
+        return lines
+
+    @api.model
+    def _msp_invoice_sections(self):
+        return {
+            "fee": self.env._("Retainer fee"),
+            "overage": self.env._("Overage"),
+            "adhoc": self.env._("Ad-hoc time"),
+            "milestone": self.env._("Milestones"),
+            "charge": self.env._("Charges"),
+        }
+
+    @api.model
+    def _msp_invoice_lines(self, lines_by_section):
+        """Line commands of a generated invoice from ``{section: [line values]}``:
+        sections in a fixed order, each under its heading. An invoice billing a
+        single kind of line needs no heading; empty sections are left out."""
+        sections = [
+            (title, lines_by_section[key])
+            for key, title in self._msp_invoice_sections().items()
+            if lines_by_section.get(key)
         ]
+        commands = []
+        for title, lines in sections:
+            commands.append(Command.create({"display_type": "line_section", "name": title}))
+            commands += [Command.create(vals) for vals in lines]
+        for sequence, command in enumerate(commands, start=1):
+            command[2]["sequence"] = sequence
+        return commands
 
     # ------------------------------------------------------------------
     # Customers without a retainer (billing rule 2)
@@ -201,9 +263,11 @@ class ResPartner(models.Model):
         rate = (
             pricelist._get_product_price(product, 1.0, date=day) if pricelist else product.lst_price
         )
-        lines = self._msp_adhoc_time_lines(day, rate, currency)
-        lines += self._msp_charge_lines(day)
-        if not lines:
+        lines = {
+            "adhoc": self._msp_adhoc_time_lines(day, rate, currency),
+            **self._msp_charge_lines(self._msp_pending_charges(day)),
+        }
+        if not any(lines.values()):
             return None
         vals = self._msp_invoice_header(
             company,
@@ -212,13 +276,16 @@ class ResPartner(models.Model):
             self.env._("Ad-hoc work before %s", fields.Date.to_string(day)),
             self.user_id,
         )
-        vals["invoice_line_ids"] = lines
+        vals["invoice_line_ids"] = self._msp_invoice_lines(lines)
         return vals
 
     def _msp_invoice_header(self, company, currency, invoice_date, origin, user):
-        """Header of an invoice the billing run generates for this customer."""
+        """Header of an invoice the billing run generates for this customer: the
+        customer's own payment terms, else the company's default for generated
+        invoices, and the bank account the company chose to be paid on."""
         self.ensure_one()
-        return {
+        partner = self.with_company(company)
+        vals = {
             "move_type": "out_invoice",
             "partner_id": self.address_get(["invoice"])["invoice"],
             "company_id": company.id,
@@ -226,5 +293,13 @@ class ResPartner(models.Model):
             "invoice_date": invoice_date,
             "invoice_origin": origin,
             "invoice_user_id": user.id,
+            "invoice_payment_term_id": (
+                partner.property_payment_term_id or company.msp_invoice_payment_term_id
+            ).id,
             "msp_generated": True,
+            "msp_show_sla_summary": self.msp_invoice_sla_summary,
+            "msp_attach_time_schedule": self.msp_attach_time_schedule,
         }
+        if company.msp_invoice_bank_id:
+            vals["partner_bank_id"] = company.msp_invoice_bank_id.id
+        return vals

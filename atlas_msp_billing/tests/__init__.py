@@ -8,3 +8,5 @@ from . import test_timer
 from . import test_time_xmlrpc
 from . import test_quotes
 from . import test_pipeline
+from . import test_portal_dashboard
+from . import test_invoice_documents

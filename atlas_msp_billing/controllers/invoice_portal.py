@@ -1,0 +1,39 @@
+from werkzeug.exceptions import NotFound
+
+from odoo import http
+from odoo.exceptions import AccessError, MissingError
+from odoo.http import content_disposition, request
+
+from odoo.addons.portal.controllers.portal import CustomerPortal
+
+from ..models.account_move import TIME_SCHEDULE_REPORT
+
+
+class MspInvoicePortal(CustomerPortal):
+    @http.route(
+        "/my/invoices/<int:invoice_id>/time_schedule", type="http", auth="public", website=True
+    )
+    def portal_my_invoice_time_schedule(self, invoice_id, access_token=None, download=False):
+        """The time schedule of an invoice the customer may see (its own, or
+        through the invoice's access token), when the invoice comes with one."""
+        try:
+            invoice_sudo = self._document_check_access("account.move", invoice_id, access_token)
+        except (AccessError, MissingError):
+            return request.redirect("/my")
+        if not invoice_sudo.msp_attach_time_schedule:
+            raise NotFound()
+        pdf = (
+            request.env["ir.actions.report"]
+            .sudo()
+            .with_company(invoice_sudo.company_id)
+            ._render_qweb_pdf(TIME_SCHEDULE_REPORT, invoice_sudo.ids)[0]
+        )
+        headers = [("Content-Type", "application/pdf"), ("Content-Length", len(pdf))]
+        if download:
+            headers.append(
+                (
+                    "Content-Disposition",
+                    content_disposition(invoice_sudo._msp_time_schedule_filename()),
+                )
+            )
+        return request.make_response(pdf, headers=headers)

@@ -1,0 +1,305 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..utils.periods import CYCLE_MONTHS
+from .msp_retainer import BILLING_CYCLES
+from .msp_retainer_period import HOURS_DIGITS
+
+# Rows the dashboard lists in its overage and usage tables; the analysis
+# views show them all.
+DASHBOARD_TOP = 10
+
+
+class MspRevenueReport(models.Model):
+    """One row per active retainer of the current companies: its recurring
+    revenue, the usage of its current period (the period containing today in
+    its company's time zone, or the context's ``msp_date``) and the overage
+    still to bill. Amounts are in the current company's currency.
+
+    The rows depend on today and on the current companies, so the model is a
+    table query (like Odoo's invoice analysis) rather than a fixed view."""
+
+    _name = "msp.revenue.report"
+    _description = "Revenue Analysis"
+    _auto = False
+    _rec_name = "retainer_id"
+    _order = "usage_percent desc, id"
+    _depends = {
+        "msp.retainer": [
+            "active",
+            "state",
+            "company_id",
+            "currency_id",
+            "partner_id",
+            "user_id",
+            "amount",
+            "billing_cycle",
+            "included_hours",
+            "date_start",
+            "date_end",
+        ],
+        "msp.retainer.period": [
+            "retainer_id",
+            "company_id",
+            "date_start",
+            "date_end",
+            "included_hours",
+            "hours_used",
+            "overage_hours",
+            "overage_amount",
+            "overage_invoice_id",
+        ],
+        "account.move": ["state"],
+        "res.currency.rate": ["currency_id", "company_id", "name", "rate"],
+    }
+
+    retainer_id = fields.Many2one("msp.retainer", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    user_id = fields.Many2one("res.users", string="Account Manager", readonly=True)
+    billing_cycle = fields.Selection(BILLING_CYCLES, readonly=True)
+    currency_id = fields.Many2one("res.currency", compute="_compute_currency_id")
+    amount = fields.Monetary(string="Fee per Cycle", readonly=True)
+    monthly_fee = fields.Monetary(
+        readonly=True,
+        help="Recurring revenue per month: the fee per cycle divided by the months of the cycle.",
+    )
+    period_start = fields.Date(readonly=True)
+    period_end = fields.Date(readonly=True)
+    included_hours = fields.Float(digits=(16, HOURS_DIGITS), readonly=True)
+    hours_used = fields.Float(
+        digits=(16, HOURS_DIGITS), readonly=True, help="In the current period."
+    )
+    hours_remaining = fields.Float(digits=(16, HOURS_DIGITS), readonly=True)
+    usage_percent = fields.Float(
+        string="Usage (%)", digits=(16, 1), readonly=True, aggregator="avg"
+    )
+    overage_hours = fields.Float(
+        string="Overage Hours to Bill",
+        digits=(16, HOURS_DIGITS),
+        readonly=True,
+        help="Overage of the current and ended periods not billed yet.",
+    )
+    overage_amount = fields.Monetary(string="Overage to Bill", readonly=True)
+    is_overage = fields.Boolean(
+        string="In Overage", readonly=True, help="The current period is over its included hours."
+    )
+
+    @api.depends_context("company")
+    def _compute_currency_id(self):
+        self.currency_id = self.env.company.currency_id
+
+    # ------------------------------------------------------------------
+    # Rows
+    # ------------------------------------------------------------------
+    @property
+    def _table_query(self):
+        return SQL(
+            """
+            WITH msp_today(company_id, today) AS (VALUES %(today)s),
+            -- Rates as res.currency._get_rates reads them for the current company.
+            msp_rate AS (
+                SELECT c.id AS currency_id,
+                       COALESCE((SELECT r.rate FROM res_currency_rate r
+                                  WHERE r.currency_id = c.id AND r.name <= %(rate_date)s
+                                    AND (r.company_id IS NULL OR r.company_id = %(root)s)
+                               ORDER BY r.company_id, r.name DESC LIMIT 1), 1.0) AS rate
+                  FROM res_currency c
+            ),
+            msp_factor AS (
+                SELECT source.currency_id, target.rate / source.rate AS factor
+                  FROM msp_rate source JOIN msp_rate target ON target.currency_id = %(target)s
+            ),
+            msp_unbilled AS (
+                SELECT p.retainer_id,
+                       SUM(p.overage_hours) AS overage_hours,
+                       SUM(p.overage_amount) AS overage_amount
+                  FROM msp_retainer_period p
+                  JOIN msp_today t ON t.company_id = p.company_id
+             LEFT JOIN account_move m ON m.id = p.overage_invoice_id
+                 WHERE p.overage_hours > 0
+                   AND p.date_start <= t.today
+                   AND (m.id IS NULL OR m.state = 'cancel')
+              GROUP BY p.retainer_id
+            )
+            SELECT r.id,
+                   r.id AS retainer_id,
+                   r.company_id,
+                   r.partner_id,
+                   r.user_id,
+                   r.billing_cycle,
+                   r.amount * f.factor AS amount,
+                   r.amount * f.factor / %(months)s AS monthly_fee,
+                   cur.date_start AS period_start,
+                   cur.date_end AS period_end,
+                   %(included)s AS included_hours,
+                   COALESCE(cur.hours_used, 0.0) AS hours_used,
+                   GREATEST(%(included)s - COALESCE(cur.hours_used, 0.0), 0.0) AS hours_remaining,
+                   CASE WHEN %(included)s > 0
+                        THEN 100.0 * COALESCE(cur.hours_used, 0.0) / %(included)s
+                        ELSE 0.0 END AS usage_percent,
+                   COALESCE(u.overage_hours, 0.0) AS overage_hours,
+                   COALESCE(u.overage_amount, 0.0) * f.factor AS overage_amount,
+                   COALESCE(cur.overage_hours, 0.0) > 0 AS is_overage
+              FROM msp_retainer r
+              JOIN msp_today t ON t.company_id = r.company_id
+              JOIN msp_factor f ON f.currency_id = r.currency_id
+         LEFT JOIN msp_retainer_period cur ON cur.retainer_id = r.id
+                                          AND cur.date_start <= t.today
+                                          AND cur.date_end >= t.today
+         LEFT JOIN msp_unbilled u ON u.retainer_id = r.id
+             WHERE r.state = 'active' AND r.active
+            """,
+            today=SQL(", ").join(
+                SQL("(%s, %s::date)", company_id, day) for company_id, day in self._msp_days()
+            ),
+            rate_date=self.env["msp.retainer"]._msp_today(self.env.company),
+            root=self.env.company.root_id.id,
+            target=self.env.company.currency_id.id,
+            months=SQL(
+                "CASE r.billing_cycle %s END",
+                SQL(" ").join(
+                    SQL("WHEN %s THEN %s", cycle, months) for cycle, months in CYCLE_MONTHS.items()
+                ),
+            ),
+            # A current period not recorded yet (no time logged, not billed
+            # yet) will include the retainer's hours.
+            included=SQL(
+                "COALESCE(cur.included_hours, CASE WHEN r.date_start <= t.today AND "
+                "(r.date_end IS NULL OR r.date_end >= t.today) THEN r.included_hours "
+                "ELSE 0.0 END)"
+            ),
+        )
+
+    def _msp_days(self):
+        """(company id, today) of each current company."""
+        Retainer = self.env["msp.retainer"]
+        return [(company.id, Retainer._msp_today(company)) for company in self.env.companies]
+
+    # ------------------------------------------------------------------
+    # Key figures
+    # ------------------------------------------------------------------
+    @api.model
+    def _get_revenue_kpis(self):
+        """The Revenue dashboard's key figures for the current companies, in
+        the current company's currency, from a fixed number of aggregate
+        queries. ``overage_retainer_ids`` is a ``msp.retainer`` recordset (the
+        dashboard's RPC method, ``get_dashboard_data``, sends ids)."""
+        currency = self.env.company.currency_id
+        [(mrr, active_count)] = self._read_group([], aggregates=["monthly_fee:sum", "__count"])
+        [(overage_retainers, overage_amount)] = self._read_group(
+            [("overage_hours", ">", 0)], aggregates=["retainer_id:recordset", "overage_amount:sum"]
+        )
+        mrr = currency.round(mrr or 0.0)
+        draft_invoice_count = self.env["account.move"].search_count(
+            [
+                ("msp_generated", "=", True),
+                ("state", "=", "draft"),
+                ("company_id", "in", self.env.companies.ids),
+            ]
+        )
+        return {
+            "mrr": mrr,
+            "arr": currency.round(12 * mrr),
+            "active_retainers": active_count,
+            "overage_retainer_ids": overage_retainers,
+            "overage_amount": currency.round(overage_amount or 0.0),
+            "draft_invoice_count": draft_invoice_count,
+            "pipeline_mrr_by_stage": self._msp_pipeline_mrr_by_stage(),
+        }
+
+    @api.model
+    def _msp_pipeline_mrr_by_stage(self):
+        """{stage name: estimated MRR of the open opportunities in it}, in the
+        pipeline's stage order; each company's leads converted to the current
+        company's currency. The whole pipeline of the companies, whatever leads the
+        user's own sales rights show: managers read the MSP's figures here."""
+        currency = self.env.company.currency_id
+        today = self.env["msp.retainer"]._msp_today(self.env.company)
+        groups = (
+            self.env["crm.lead"]
+            .sudo()
+            ._read_group(
+                [
+                    ("type", "=", "opportunity"),
+                    ("stage_id.is_won", "=", False),
+                    ("company_id", "in", [False, *self.env.companies.ids]),
+                ],
+                ["stage_id", "company_id"],
+                ["msp_estimated_mrr:sum"],
+            )
+        )
+        amounts = {}
+        for stage, company, mrr in groups:
+            source = company.currency_id or currency
+            amount = source._convert(mrr, currency, company or self.env.company, today)
+            amounts[stage] = amounts.get(stage, 0.0) + amount
+        pipeline = {}
+        # Stages named alike (one per sales team) add up under their name.
+        for stage in self.env["crm.stage"].union(*amounts).sorted():
+            pipeline[stage.name] = currency.round(pipeline.get(stage.name, 0.0) + amounts[stage])
+        return pipeline
+
+    # ------------------------------------------------------------------
+    # Dashboard (client action) and actions
+    # ------------------------------------------------------------------
+    @api.model
+    def get_dashboard_data(self):
+        """Everything the Revenue dashboard shows: the key figures of
+        ``_get_revenue_kpis`` (retainers as ids) and the top rows for its
+        overage and usage tables."""
+        kpis = self._get_revenue_kpis()
+        overage_ids = kpis["overage_retainer_ids"].ids
+        row_fields = [
+            "retainer_id",
+            "partner_id",
+            "user_id",
+            "billing_cycle",
+            "included_hours",
+            "hours_used",
+            "usage_percent",
+            "overage_hours",
+            "overage_amount",
+            "is_overage",
+        ]
+        currency = self.env.company.currency_id
+        return {
+            **kpis,
+            "overage_retainer_ids": overage_ids,
+            "currency_id": currency.id,
+            "overage": self.search_read(
+                [("retainer_id", "in", overage_ids)],
+                row_fields,
+                order="overage_amount desc, id",
+                limit=DASHBOARD_TOP,
+            ),
+            "usage": self.search_read(
+                [("included_hours", ">", 0)],
+                row_fields,
+                order="usage_percent desc, id",
+                limit=DASHBOARD_TOP,
+            ),
+        }
+
+    @api.model
+    def action_open_draft_invoices(self):
+        """The generated invoices waiting to be posted."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account.action_move_out_invoice_type"
+        )
+        action.update(
+            {
+                "name": self.env._("Generated Invoices to Post"),
+                "domain": [
+                    ("msp_generated", "=", True),
+                    ("state", "=", "draft"),
+                    ("company_id", "in", self.env.companies.ids),
+                ],
+                "context": {"default_move_type": "out_invoice"},
+            }
+        )
+        return action
+
+    def action_open_retainer(self):
+        self.ensure_one()
+        return self.retainer_id._get_records_action(name=self.retainer_id.name)
