@@ -133,8 +133,8 @@ class AccountAnalyticLine(models.Model):
 
     @api.model
     def _msp_coverage(self, keys):
-        """{(customer id, day): (retainer id, period id, open overage invoice id)} for
-        the keys whose customer (as its commercial partner) has an active retainer
+        """{(customer id, day): (retainer id, period id, overage invoice id)} for the
+        keys whose customer (as its commercial partner) has an active retainer
         covering the day; the period and invoice are None when there is none.
         One query for a whole batch of entries: this runs on every time entry."""
         pairs = {
@@ -151,12 +151,11 @@ class AccountAnalyticLine(models.Model):
         self.env["msp.retainer.period"].flush_model(
             ["retainer_id", "date_start", "date_end", "overage_invoice_id"]
         )
-        self.env["account.move"].flush_model(["state"])
         partner_ids, days = zip(*pairs, strict=True)
         self.env.cr.execute(
             SQL(
                 """
-                SELECT v.partner_id, v.day, r.id, p.id, m.id
+                SELECT v.partner_id, v.day, r.id, p.id, p.overage_invoice_id
                   FROM unnest(%s::int[], %s::date[]) AS v(partner_id, day)
                   JOIN res_partner rp ON rp.id = v.partner_id
                   JOIN msp_retainer r ON r.partner_id = rp.commercial_partner_id
@@ -164,7 +163,6 @@ class AccountAnalyticLine(models.Model):
                        AND (r.date_end IS NULL OR r.date_end >= v.day)
              LEFT JOIN msp_retainer_period p ON p.retainer_id = r.id
                        AND p.date_start <= v.day AND p.date_end >= v.day
-             LEFT JOIN account_move m ON m.id = p.overage_invoice_id AND m.state != 'cancel'
                 """,
                 list(partner_ids),
                 list(days),
@@ -199,7 +197,7 @@ class AccountAnalyticLine(models.Model):
         if not period_id:
             return retainer, retainer._ensure_period_for_date(day)
         period = self.env["msp.retainer.period"].sudo().browse(period_id)
-        if overage_move_id:
+        if overage_move_id and period.overage_invoice_id.state != "cancel":
             raise ValidationError(
                 self.env._(
                     "The overage of %(period)s is already invoiced on %(invoice)s: retainer "
