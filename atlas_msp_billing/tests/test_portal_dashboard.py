@@ -362,6 +362,24 @@ class TestRetainerPortal(MspBillingCase, HttpCase):
         missing = self.env["msp.retainer"].search([], order="id desc", limit=1).id + 1000
         self.assertEqual(self.url_open(f"/my/retainers/{missing}").status_code, 404)
 
+    def test_ticket_service_levels(self):
+        ticket = self.env["project.task"].create(
+            {
+                "name": "Printer offline",
+                "project_id": self.env.ref("atlas_msp_billing.project_service_desk").id,
+                "partner_id": self.contact.id,
+                "msp_priority": "high",
+            }
+        )
+        self.assertTrue(ticket.msp_is_ticket)
+        self.authenticate("msp_portal_pat", "msp_portal_pat")
+        response = self.url_open(f"/my/tasks/{ticket.id}")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("Service level:", response.text)
+        self.assertIn("On Track", response.text)
+        self.assertIn("Answer by:", response.text)
+        self.assertIn("High", response.text)
+
     def test_home_card(self):
         self.authenticate("msp_portal_pat", "msp_portal_pat")
         response = self.url_open("/my/home")
