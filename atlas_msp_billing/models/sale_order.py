@@ -41,7 +41,7 @@ class SaleOrder(models.Model):
                 order, order.date_order
             )
             order.order_line.filtered("product_id.msp_is_retainer")._msp_start_retainer(start)
-            if not order.msp_schedule_ids:
+            if not order.sudo().msp_schedule_ids:
                 order._msp_create_billing_schedule()
         return res
 
