@@ -160,7 +160,7 @@ class MspRetainerPeriod(models.Model):
         activity_type = self.env.ref("atlas_msp_billing.mail_activity_type_msp_usage_alert")
         retainer_model_id = self.env["ir.model"]._get_id("msp.retainer")
         today = fields.Date.context_today(self)
-        bodies, activities = {}, []
+        notes, activities = [], []
         for period in self:
             retainer = period.retainer_id
             if percent >= 100.0:
@@ -180,19 +180,33 @@ class MspRetainerPeriod(models.Model):
                 included=period.included_hours,
                 period=period.display_name,
             )
-            bodies[retainer.id] = Markup("<p>%s</p>") % body
+            note = Markup("<p>%s</p>") % body
+            notes.append((retainer, note))
             activities.append(
                 {
                     "res_model_id": retainer_model_id,
                     "res_id": retainer.id,
                     "activity_type_id": activity_type.id,
                     "summary": summary,
-                    "note": bodies[retainer.id],
+                    "note": note,
                     "user_id": (retainer.user_id or retainer.create_uid).id,
                     "date_deadline": today,
                 }
             )
-        self.retainer_id._message_log_batch(bodies, author_id=self.env.ref("base.partner_root").id)
+        author = self.env.ref("base.partner_root")
+        # One note per alert: a retainer with two periods alerted at once (an
+        # import spanning two months) gets its second note in a second batch.
+        while notes:
+            batch, notes_left = {}, []
+            for retainer, note in notes:
+                if retainer.id in batch:
+                    notes_left.append((retainer, note))
+                else:
+                    batch[retainer.id] = note
+            self.env["msp.retainer"].browse(list(batch))._message_log_batch(
+                batch, author_id=author.id
+            )
+            notes = notes_left
         self.env["mail.activity"].sudo().create(activities)
 
     # ------------------------------------------------------------------

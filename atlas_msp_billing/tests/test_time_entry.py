@@ -258,6 +258,14 @@ class TestTimeEntry(MspBillingCase):
         self.assertFalse(result["messages"])
         self.assertAlerts(2)
 
+    def test_alerts_of_two_periods_at_once(self):
+        rows = [
+            ["Patch", self.project.id, self.task_a.id, self.employee.id, "2026-11-03", "9"],
+            ["Backup", self.project.id, self.task_b.id, self.employee.id, "2026-12-04", "9"],
+        ]
+        self.assertFalse(self.load(rows)["messages"])
+        self.assertAlerts(2)
+
     def test_alerts_by_technician_bulk_entry(self):
         self.bulk(
             [
