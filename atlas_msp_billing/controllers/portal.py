@@ -21,15 +21,16 @@ class MspRetainerPortal(CustomerPortal):
     def _msp_retainer_domain(self):
         return [("state", "in", PORTAL_STATES)]
 
+    def _msp_retainer_count(self):
+        Retainer = request.env["msp.retainer"]
+        if not Retainer.has_access("read"):
+            return 0
+        return Retainer.search_count(self._msp_retainer_domain())
+
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         if "msp_retainer_count" in counters:
-            Retainer = request.env["msp.retainer"]
-            values["msp_retainer_count"] = (
-                Retainer.search_count(self._msp_retainer_domain())
-                if Retainer.has_access("read")
-                else 0
-            )
+            values["msp_retainer_count"] = self._msp_retainer_count()
         return values
 
     @http.route(
@@ -45,7 +46,7 @@ class MspRetainerPortal(CustomerPortal):
         domain = self._msp_retainer_domain()
         pager = portal_pager(
             url="/my/retainers",
-            total=Retainer.search_count(domain) if allowed else 0,
+            total=self._msp_retainer_count(),
             page=page,
             step=self._items_per_page,
         )

@@ -70,13 +70,9 @@ class AccountAnalyticLine(models.Model):
 
     @api.model
     def _msp_default_category(self, task, partner, day):
+        """The category a new entry on ``task`` for ``partner`` on ``day`` gets."""
         project = task.project_id
-        key = (
-            project.id,
-            partner.id,
-            day or fields.Date.context_today(self),
-            self._msp_sale_kind(self._msp_task_sale_line(task, project)),
-        )
+        key = self._msp_key(project, task, partner, day, self._msp_task_sale_line(task, project))
         return self._msp_category_for(key, self._msp_coverage([key]))
 
     @api.model
@@ -111,25 +107,33 @@ class AccountAnalyticLine(models.Model):
     # ------------------------------------------------------------------
     # Retainer and period of retainer time
     # ------------------------------------------------------------------
+    @api.model
+    def _msp_key(self, project, task, partner, day, sale_line):
+        """(project id, customer id, day, sale kind): what decides an entry's
+        category, retainer and period."""
+        partner = partner or task.partner_id or project.partner_id
+        day = day or fields.Date.context_today(self)
+        return project.id, partner.id, day, self._msp_sale_kind(sale_line)
+
     def _msp_coverage_key(self):
-        """(project id, customer id, day, sale kind) that decide an entry's category
-        and retainer."""
         self.ensure_one()
-        partner = self.partner_id or self.task_id.partner_id or self.project_id.partner_id
-        day = self.date or fields.Date.context_today(self)
-        return self.project_id.id, partner.id, day, self._msp_sale_kind(self.so_line)
+        return self._msp_key(
+            self.project_id, self.task_id, self.partner_id, self.date, self.so_line
+        )
 
     @api.model
     def _msp_vals_key(self, vals):
         """The same key for values about to be created."""
         task = self.env["project.task"].browse(vals.get("task_id"))
         project = self.env["project.project"].browse(vals.get("project_id")) or task.project_id
-        partner_id = vals.get("partner_id") or task.partner_id.id or project.partner_id.id
-        day = fields.Date.to_date(vals.get("date")) or fields.Date.context_today(self)
-        sale_line = self.env["sale.order.line"].browse(
-            vals.get("so_line")
-        ) or self._msp_task_sale_line(task, project)
-        return project.id, partner_id, day, self._msp_sale_kind(sale_line)
+        sale_line = self.env["sale.order.line"].browse(vals.get("so_line"))
+        return self._msp_key(
+            project,
+            task,
+            self.env["res.partner"].browse(vals.get("partner_id")),
+            fields.Date.to_date(vals.get("date")),
+            sale_line or self._msp_task_sale_line(task, project),
+        )
 
     @api.model
     def _msp_coverage(self, keys):
@@ -209,12 +213,14 @@ class AccountAnalyticLine(models.Model):
         return retainer, period
 
     def _msp_assign_retainer(self):
-        keys = {line: line._msp_coverage_key() for line in self}
+        retainer_time = self.filtered(lambda line: line.msp_billing_category == "retainer")
+        (self - retainer_time).filtered(
+            lambda line: line.msp_retainer_id or line.msp_period_id
+        ).write({"msp_retainer_id": False, "msp_period_id": False})
+        keys = {line: line._msp_coverage_key() for line in retainer_time}
         coverage = self._msp_coverage(keys.values())
         for line, key in keys.items():
-            retainer = period = self.env["msp.retainer"]
-            if line.msp_billing_category == "retainer":
-                retainer, period = self._msp_retainer_and_period(key, coverage)
+            retainer, period = self._msp_retainer_and_period(key, coverage)
             if line.msp_retainer_id != retainer or line.msp_period_id != period:
                 line.write({"msp_retainer_id": retainer.id, "msp_period_id": period.id})
 

@@ -213,15 +213,13 @@ class AccountMove(models.Model):
         """The figures of the invoice's "SLA summary" section, with the dates they cover."""
         self.ensure_one()
         date_from, date_to = self._msp_sla_window()
-        if self.sudo().msp_retainer_id:
-            summary = self.sudo().msp_retainer_id._get_sla_summary(date_from, date_to)
-        else:
-            summary = (
-                self.env["project.task"]
-                .sudo()
-                .with_company(self.company_id)
-                ._msp_sla_summary(self.partner_id.commercial_partner_id, date_from, date_to)
-            )
+        customer = self.sudo().msp_retainer_id.partner_id or self.partner_id.commercial_partner_id
+        summary = (
+            self.env["project.task"]
+            .sudo()
+            .with_company(self.company_id)
+            ._msp_sla_summary(customer, date_from, date_to)
+        )
         return {**summary, "date_from": date_from, "date_to": date_to}
 
     def _msp_time_schedule_name(self):

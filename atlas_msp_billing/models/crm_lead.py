@@ -4,7 +4,6 @@ from odoo.tools import escape_psql, float_round
 from odoo.tools.translate import LazyTranslate
 
 from ..utils import periods as period_math
-from .msp_retainer import BILLING_CYCLES
 
 _lt = LazyTranslate(__name__)
 
@@ -109,14 +108,7 @@ class CrmLead(models.Model):
         self.ensure_one()
         values = dict(values or {})
         cycle = values.get("billing_cycle") or "monthly"
-        if cycle not in dict(BILLING_CYCLES):
-            raise ValidationError(
-                self.env._(
-                    "Unknown billing cycle %(cycle)r: use one of %(allowed)s.",
-                    cycle=cycle,
-                    allowed=", ".join(dict(BILLING_CYCLES)),
-                )
-            )
+        self.env["msp.retainer"]._check_selection_values({"billing_cycle": cycle})
         values["billing_cycle"] = cycle
         if values.get("amount") in (None, False):
             values["amount"] = self._msp_default_retainer_amount(cycle)
@@ -153,22 +145,30 @@ class CrmLead(models.Model):
             )
         return values
 
+    def _msp_find_customer_company(self, name):
+        """The customer company Win & onboard reuses: the lead's partner's, else
+        the company of exactly that name (the wizard tells which one)."""
+        self.ensure_one()
+        if self.partner_id:
+            return self.partner_id.commercial_partner_id
+        if not name:
+            return self.env["res.partner"]
+        return self.env["res.partner"].search(
+            [
+                ("is_company", "=", True),
+                ("name", "=ilike", escape_psql(name.strip())),
+                ("company_id", "in", [False, self.company_id.id or self.env.company.id]),
+            ],
+            limit=1,
+        )
+
     def _msp_onboard_customer(self, sla_policy):
         """The customer company of the lead: its partner's, else the company
         of that exact name, else a new one; plus its contact."""
         self.ensure_one()
         Partner = self.env["res.partner"]
-        company = self.partner_id.commercial_partner_id
         name = (self.partner_name or "").strip()
-        if not company:
-            company = Partner.search(
-                [
-                    ("is_company", "=", True),
-                    ("name", "=ilike", escape_psql(name)),
-                    ("company_id", "in", [False, self.company_id.id or self.env.company.id]),
-                ],
-                limit=1,
-            )
+        company = self._msp_find_customer_company(name)
         if not company:
             company = Partner.create(self._prepare_customer_values(name, is_company=True))
         contact = self.partner_id if self.partner_id != company else Partner

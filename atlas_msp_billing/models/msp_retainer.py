@@ -1,5 +1,7 @@
 import logging
+from contextlib import contextmanager
 from datetime import datetime
+from types import SimpleNamespace
 
 import psycopg2
 import pytz
@@ -27,6 +29,26 @@ CONCURRENCY_ERRORS = (
     psycopg2.errors.DeadlockDetected,
     psycopg2.errors.LockNotAvailable,
 )
+
+
+@contextmanager
+def billing_isolation(env, on_failure=None):
+    """Run a block of the billing run in a savepoint: an error rolls the block
+    back alone and goes to ``on_failure``; a conflict with a concurrent run
+    propagates (the batch starts over). ``.failed`` tells the caller."""
+    outcome = SimpleNamespace(failed=False)
+    try:
+        with env.cr.savepoint():
+            yield outcome
+    except CONCURRENCY_ERRORS:
+        raise
+    except Exception as error:
+        env.invalidate_all()
+        outcome.failed = True
+        if on_failure:
+            on_failure(error)
+
+
 # Fields whose change would move or resize periods already invoiced.
 SCHEDULE_FIELDS = ("billing_cycle", "date_start", "partner_id", "company_id", "currency_id")
 
@@ -674,36 +696,22 @@ class MspRetainer(models.Model):
         invoices = self.env["account.move"]
         prepared = []
         for retainer in retainers:
-            try:
-                with self.env.cr.savepoint():
-                    day = run_date or retainer._msp_today(retainer.company_id)
-                    prepared.append((retainer, retainer._billing_prepare_due(day)))
-            except CONCURRENCY_ERRORS:
-                raise
-            except Exception as error:
-                self.env.invalidate_all()
-                retainer._billing_report_failure(error)
+            with billing_isolation(self.env, retainer._billing_report_failure):
+                day = run_date or retainer._msp_today(retainer.company_id)
+                prepared.append((retainer, retainer._billing_prepare_due(day)))
         vals_list = [vals for _retainer, retainer_vals in prepared for vals in retainer_vals]
-        try:
-            with self.env.cr.savepoint():
-                invoices |= self._billing_create_invoices(vals_list)
-                for retainer, _vals in prepared:
-                    retainer._billing_after_invoiced(run_date)
+        with billing_isolation(self.env) as batch:
+            invoices |= self._billing_create_invoices(vals_list)
+            for retainer, _vals in prepared:
+                retainer._billing_after_invoiced(run_date)
+        if not batch.failed:
             return invoices
-        except CONCURRENCY_ERRORS:
-            raise
-        except Exception:
-            self.env.invalidate_all()
+        # The batch failed as a whole: retainer by retainer, to isolate the culprit.
+        invoices = self.env["account.move"]
         for retainer, retainer_vals in prepared:
-            try:
-                with self.env.cr.savepoint():
-                    invoices |= self._billing_create_invoices(retainer_vals)
-                    retainer._billing_after_invoiced(run_date)
-            except CONCURRENCY_ERRORS:
-                raise
-            except Exception as error:
-                self.env.invalidate_all()
-                retainer._billing_report_failure(error)
+            with billing_isolation(self.env, retainer._billing_report_failure):
+                invoices |= self._billing_create_invoices(retainer_vals)
+                retainer._billing_after_invoiced(run_date)
         return invoices
 
     def _billing_prepare_due(self, day):

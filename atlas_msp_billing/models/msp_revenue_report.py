@@ -105,6 +105,8 @@ class MspRevenueReport(models.Model):
                                     AND (r.company_id IS NULL OR r.company_id = %(root)s)
                                ORDER BY r.company_id, r.name DESC LIMIT 1), 1.0) AS rate
                   FROM res_currency c
+                 -- Only the currencies converted: the retainers' and the target.
+                 WHERE c.id = %(target)s OR c.id IN (SELECT currency_id FROM msp_retainer)
             ),
             msp_factor AS (
                 SELECT source.currency_id, target.rate / source.rate AS factor

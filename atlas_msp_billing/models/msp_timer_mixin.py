@@ -49,11 +49,13 @@ class MspTimerMixin(models.AbstractModel):
         values = {value} if operator in ("=", "!=") else set(value)
         negative = operator in ("!=", "not in")
         wanted = {state for state, _label in TIMER_STATES if (state in values) != negative}
-        timers = self.env["msp.timer"].sudo().search([("user_id", "=", self.env.uid)])
+        Timer = self.env["msp.timer"].sudo()
+        mine = [("user_id", "=", self.env.uid)]
         if "stopped" in wanted:
-            others = timers.filtered(lambda timer: timer.state not in wanted)
-            return [("id", "not in", others.task_id.ids)]
-        return [("id", "in", timers.filtered(lambda timer: timer.state in wanted).task_id.ids)]
+            others = Timer._search([*mine, ("state", "not in", list(wanted))])
+            return [("id", "not in", others.subselect("task_id"))]
+        timers = Timer._search([*mine, ("state", "in", list(wanted))])
+        return [("id", "in", timers.subselect("task_id"))]
 
     # ------------------------------------------------------------------
     # Buttons

@@ -178,7 +178,7 @@ class ProjectTask(models.Model):
             ),
         )
 
-    def _msp_missed_deadlines(self, now):
+    def _msp_missed_deadlines(self, now, targets=None):
         """Deadlines of the targets the ticket has missed at ``now``.
 
         A cancelled ticket (a duplicate, a request the customer withdrew) is no
@@ -189,16 +189,25 @@ class ProjectTask(models.Model):
         running = self.state != "1_canceled"
         return [
             deadline
-            for deadline, _risk, reached in self._msp_sla_targets()
+            for deadline, _risk, reached in targets or self._msp_sla_targets()
             if deadline and (reached > deadline if reached else running and now > deadline)
         ]
+
+    def _msp_sla_calendar(self):
+        """Business hours of the ticket's SLA: its policy's calendar, else its company's."""
+        self.ensure_one()
+        return (
+            self.msp_sla_policy_id.calendar_id
+            or self.company_id.resource_calendar_id
+            or self.env.company.resource_calendar_id
+        )
 
     def _msp_sla_status_at(self, now):
         self.ensure_one()
         targets = [target for target in self._msp_sla_targets() if target[0]]
         if not (self.msp_is_ticket and targets):
             return False
-        if self._msp_missed_deadlines(now):
+        if self._msp_missed_deadlines(now, targets):
             return "breached"
         if self.msp_resolved_date or self.state == "1_canceled":
             return "met"
@@ -269,17 +278,13 @@ class ProjectTask(models.Model):
         """A ticket is answered by the first message to its customer or the first time
         logged on it; later ones change nothing."""
         tickets = self.filtered(
-            lambda task: task.project_id.msp_is_service_desk and not task.msp_first_response_date
+            lambda task: task.msp_is_ticket and not task.msp_first_response_date
         )
         if tickets:
             tickets.sudo().write({"msp_first_response_date": when})
 
     def _message_post_after_hook(self, message, msg_vals):
-        if (
-            self.msp_is_ticket
-            and not self.msp_first_response_date
-            and self._msp_is_reply_to_customer(message)
-        ):
+        if self.msp_is_ticket and self._msp_is_reply_to_customer(message):
             self._msp_register_first_response(message.date)
         return super()._message_post_after_hook(message, msg_vals)
 
@@ -370,7 +375,7 @@ class ProjectTask(models.Model):
         calendar), answered and resolved the given working hours after creation,
         so that each SLA status shown is the real one."""
         for task in self:
-            calendar = task.msp_sla_policy_id.calendar_id or task.company_id.resource_calendar_id
+            calendar = task._msp_sla_calendar()
             created = calendar.plan_hours(
                 -business_hours, fields.Datetime.now(), compute_leaves=True
             )
@@ -482,12 +487,7 @@ class ProjectTask(models.Model):
         calendar (holidays excluded), reading each calendar's work intervals once."""
         spans = defaultdict(list)
         for task in self:
-            calendar = (
-                task.msp_sla_policy_id.calendar_id
-                or task.company_id.resource_calendar_id
-                or self.env.company.resource_calendar_id
-            )
-            spans[calendar.sudo()].append((task.create_date, task[end_field]))
+            spans[task._msp_sla_calendar().sudo()].append((task.create_date, task[end_field]))
         hours = []
         for calendar, calendar_spans in spans.items():
             hours += _work_hours(calendar, calendar_spans)

@@ -4,7 +4,7 @@ from odoo import Command, api, fields, models
 from odoo.tools import float_round
 from odoo.tools.misc import format_date
 
-from .msp_retainer import CONCURRENCY_ERRORS
+from .msp_retainer import billing_isolation
 from .msp_retainer_period import HOURS_DIGITS
 
 # Options of a customer's invoices, defaulting to the company's fields of the same name.
@@ -175,8 +175,8 @@ class ResPartner(models.Model):
     @api.model
     def _msp_invoice_lines(self, lines_by_section):
         """Line commands of a generated invoice from ``{section: [line values]}``:
-        sections in a fixed order, each under its heading. An invoice billing a
-        single kind of line needs no heading; empty sections are left out."""
+        sections in a fixed order, each under its heading; empty sections are left
+        out."""
         sections = [
             (title, lines_by_section[key])
             for key, title in self._msp_invoice_sections().items()
@@ -208,23 +208,19 @@ class ResPartner(models.Model):
             for partner in self.browse(partner_ids).with_company(company):
                 if retainers.sudo()._msp_covering(partner, day):
                     continue
-                try:
-                    with self.env.cr.savepoint():
-                        if not partner._msp_lock_for_billing():
-                            continue
+                with billing_isolation(self.env, partner._msp_report_adhoc_failure):
+                    if partner._msp_lock_for_billing():
                         vals = partner._msp_adhoc_invoice_values(day, company)
                         if vals:
                             invoices |= retainers._billing_create_invoices([vals])
-                except CONCURRENCY_ERRORS:
-                    raise
-                except Exception as error:
-                    self.env.invalidate_all()
-                    partner._message_log(
-                        body=self.env._("The billing run could not invoice ad-hoc work: %s", error)
-                    )
                 if commit:
                     self.env.cr.commit()  # pylint: disable=invalid-commit
         return invoices
+
+    def _msp_report_adhoc_failure(self, error):
+        self._message_log(
+            body=self.env._("The billing run could not invoice ad-hoc work: %s", error)
+        )
 
     @api.model
     def _msp_adhoc_billing_customers(self, run_date, partners):

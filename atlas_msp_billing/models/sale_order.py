@@ -41,24 +41,29 @@ class SaleOrder(models.Model):
                 order, order.date_order
             )
             order.order_line.filtered("product_id.msp_is_retainer")._msp_start_retainer(start)
-            if not order.sudo().msp_schedule_ids:
-                order._msp_create_billing_schedule()
+        self.filtered(
+            lambda order: not order.sudo().msp_schedule_ids
+        )._msp_create_billing_schedule()
         return res
 
     def _msp_create_billing_schedule(self):
         """One line per milestone of the fixed-price deliverables, and one on
-        the confirmation date for what is invoiced on order (product costs)."""
-        self.ensure_one()
-        day = fields.Date.context_today(self, self.date_order)
-        values = []
-        for line in self.order_line.filtered(lambda sol: not sol.display_type):
-            if line.product_id.msp_is_retainer or line.is_downpayment:
-                continue
-            milestones = (
-                self.env["project.milestone"]
-                .sudo()
-                .search([("sale_line_id", "=", line.id)], order="deadline, id")
+        the confirmation date for what is invoiced on order (product costs);
+        the milestones of all the orders are read at once."""
+        lines = self.order_line.filtered(
+            lambda sol: (
+                not sol.display_type
+                and not sol.product_id.msp_is_retainer
+                and not sol.is_downpayment
             )
+        )
+        Milestone = self.env["project.milestone"].sudo()
+        milestones_by_line = Milestone.search(
+            [("sale_line_id", "in", lines.ids)], order="deadline, id"
+        ).grouped("sale_line_id")
+        values = []
+        for line in lines:
+            milestones = milestones_by_line.get(line, Milestone)
             values += [
                 {"sale_line_id": line.id, "trigger": "milestone", "milestone_id": milestone.id}
                 for milestone in milestones
@@ -68,7 +73,7 @@ class SaleOrder(models.Model):
                     {
                         "sale_line_id": line.id,
                         "trigger": "date",
-                        "date": day,
+                        "date": fields.Date.context_today(line, line.order_id.date_order),
                         "amount": line.price_subtotal,
                     }
                 )

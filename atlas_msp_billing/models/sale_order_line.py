@@ -45,7 +45,6 @@ class SaleOrderLine(models.Model):
         return self.env._("Invoiced on order.") if product.invoice_policy == "order" else False
 
     @api.depends(
-        "msp_retainer_id",
         "product_id",
         "msp_schedule_ids.is_due",
         "msp_schedule_ids.amount",
@@ -82,7 +81,6 @@ class SaleOrderLine(models.Model):
         ).invoice_status = "invoiced"
         return res
 
-    @api.depends("msp_retainer_id")
     def _compute_untaxed_amount_to_invoice(self):
         res = super()._compute_untaxed_amount_to_invoice()
         self.filtered("product_id.msp_is_retainer").untaxed_amount_to_invoice = 0.0

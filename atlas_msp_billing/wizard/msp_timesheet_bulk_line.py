@@ -34,9 +34,9 @@ class MspTimesheetBulkLine(models.TransientModel):
     def _compute_msp_billing_category(self):
         Timesheet = self.env["account.analytic.line"]
         for line in self:
-            task = line.task_id
-            customer = (task.partner_id or task.project_id.partner_id).commercial_partner_id
-            line.msp_billing_category = Timesheet._msp_default_category(task, customer, line.date)
+            line.msp_billing_category = Timesheet._msp_default_category(
+                line.task_id, line.task_id.partner_id, line.date
+            )
 
     def _error_message(self, number, reason):
         return self.env._(

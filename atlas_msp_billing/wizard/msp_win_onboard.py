@@ -1,5 +1,4 @@
 from odoo import api, fields, models
-from odoo.tools import escape_psql
 
 from ..models.msp_retainer import BILLING_CYCLES
 from ..models.msp_retainer_period import HOURS_DIGITS
@@ -59,19 +58,10 @@ class MspWinOnboard(models.TransientModel):
 
     @api.depends("lead_id.partner_id", "partner_name")
     def _compute_existing_company_id(self):
-        Partner = self.env["res.partner"]
         for wizard in self:
-            company = wizard.lead_id.partner_id.commercial_partner_id
-            if not company and wizard.partner_name:
-                company = Partner.search(
-                    [
-                        ("is_company", "=", True),
-                        ("name", "=ilike", escape_psql(wizard.partner_name.strip())),
-                        ("company_id", "in", [False, wizard.company_id.id]),
-                    ],
-                    limit=1,
-                )
-            wizard.existing_company_id = company
+            wizard.existing_company_id = wizard.lead_id._msp_find_customer_company(
+                wizard.partner_name
+            )
 
     @api.depends("lead_id", "billing_cycle")
     def _compute_amount(self):
