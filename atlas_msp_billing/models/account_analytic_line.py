@@ -247,11 +247,14 @@ class AccountAnalyticLine(models.Model):
             self._msp_check_not_billed_on_posted()
         if "msp_billing_category" in vals:
             self._msp_check_category_change(vals["msp_billing_category"])
+        usage_changes = bool((RETAINER_FIELDS | {"unit_amount"}) & set(vals))
+        # Time leaving a period lowers its usage: its alerts are checked too.
+        periods_before = self.msp_period_id if usage_changes else None
         res = super().write(vals)
         if RETAINER_FIELDS & set(vals):
             self._msp_assign_retainer()
-        if (RETAINER_FIELDS | {"unit_amount"}) & set(vals):
-            self.msp_period_id._msp_queue_usage_alerts()
+        if usage_changes:
+            (periods_before | self.msp_period_id)._msp_queue_usage_alerts()
         return res
 
     def _msp_check_category_change(self, category):
@@ -277,6 +280,12 @@ class AccountAnalyticLine(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_except_msp_billed(self):
         self._msp_check_not_billed_on_posted()
+
+    def unlink(self):
+        periods = self.msp_period_id
+        res = super().unlink()
+        periods.exists()._msp_queue_usage_alerts()
+        return res
 
     def _msp_billing_moves(self):
         return self.msp_invoice_line_id.move_id | self.msp_period_id.overage_invoice_id

@@ -780,7 +780,12 @@ class MspRetainer(models.Model):
     def _billing_unbilled_overage(self, before):
         self.ensure_one()
         return self.period_ids.filtered(
-            lambda p: p.date_end < before and p.overage_hours > 0 and not p.overage_invoice_id
+            lambda p: (
+                p.date_end < before
+                and p.overage_hours > 0
+                and not p.overage_invoice_id
+                and self.company_id._msp_bills_period_overage(p.date_end)
+            )
         )
 
     def _billing_extra_lines(self, overage_periods, before, claims):
@@ -790,9 +795,9 @@ class MspRetainer(models.Model):
         partner = self.partner_id
         claims.periods |= overage_periods
         time_lines = partner._msp_adhoc_time_lines(
-            before, self.adhoc_rate, self.currency_id, exclude=claims.timesheet_ids
+            before, self.adhoc_rate, self.currency_id, self.company_id, exclude=claims.timesheet_ids
         )
-        charges = partner._msp_pending_charges(before, exclude=claims.charge_ids)
+        charges = partner._msp_pending_charges(before, self.company_id, exclude=claims.charge_ids)
         claims.timesheet_ids.update(
             ts_id for vals in time_lines for ts_id in vals["msp_timesheet_ids"][0][2]
         )

@@ -17,10 +17,24 @@ SNAPSHOT_FIELDS = {
 }
 
 
-# Usage alerts (rule 8): flag, threshold in % of the included hours, and
-# whether reaching the threshold (80 %: ≥) or only passing it (100 %: >) counts.
-USAGE_ALERTS = (("alert_80_sent", 80.0, True), ("alert_100_sent", 100.0, False))
+# Usage alerts (rule 8): flag, the open activity it raised, threshold in % of the
+# included hours, and whether reaching it (80 %: ≥) or only passing it (100 %: >) counts.
+USAGE_ALERTS = (
+    ("alert_80_sent", "alert_80_activity_id", 80.0, True),
+    ("alert_100_sent", "alert_100_activity_id", 100.0, False),
+)
 USAGE_ALERT_QUEUE = "atlas_msp_billing.usage_alert_period_ids"
+
+
+def _batches_unique_by(items, key):
+    """Split ``items`` into batches in which ``key(item)`` appears once, in order."""
+    while items:
+        batch, left, seen = [], [], set()
+        for item in items:
+            (left if key(item) in seen else batch).append(item)
+            seen.add(key(item))
+        yield batch
+        items = left
 
 
 class MspRetainerPeriod(models.Model):
@@ -75,6 +89,14 @@ class MspRetainerPeriod(models.Model):
     )
     alert_80_sent = fields.Boolean(readonly=True, copy=False)
     alert_100_sent = fields.Boolean(readonly=True, copy=False)
+    # The account manager's open activity of each alert, withdrawn when usage
+    # falls back below its threshold; empty once the activity is done.
+    alert_80_activity_id = fields.Many2one(
+        "mail.activity", readonly=True, copy=False, ondelete="set null"
+    )
+    alert_100_activity_id = fields.Many2one(
+        "mail.activity", readonly=True, copy=False, ondelete="set null"
+    )
 
     _sql_constraints = [
         (
@@ -133,26 +155,41 @@ class MspRetainerPeriod(models.Model):
         period_ids = list(self.env.cr.precommit.data.pop(USAGE_ALERT_QUEUE, ()))
         self.env.flush_all()
         Period = self.sudo()
-        for flag, percent, reached_counts in USAGE_ALERTS:
+        for flag, activity_field, percent, reached_counts in USAGE_ALERTS:
+            over = SQL(
+                "included_hours > 0 AND hours_used %(op)s included_hours * %(percent)s / 100",
+                op=SQL(">=" if reached_counts else ">"),
+                percent=int(percent),
+            )
             # A conditional UPDATE claims each alert once: a concurrent transaction
             # waits on the row, then finds the flag set.
-            self.env.cr.execute(
-                SQL(
-                    "UPDATE msp_retainer_period SET %(flag)s = TRUE "
-                    "WHERE id = ANY(%(ids)s) AND included_hours > 0 AND %(flag)s IS NOT TRUE "
-                    "AND hours_used %(op)s included_hours * %(percent)s / 100 RETURNING id",
-                    flag=SQL.identifier(flag),
-                    ids=period_ids,
-                    op=SQL(">=" if reached_counts else ">"),
-                    percent=int(percent),
-                )
-            )
-            crossed = Period.browse(sorted(row[0] for row in self.env.cr.fetchall()))
-            crossed.invalidate_recordset([flag])
-            crossed._msp_alert(percent)
+            crossed = Period._msp_flip_alert_flag(period_ids, flag, True, over)
+            crossed._msp_alert(percent, activity_field)
+            # Usage back below the threshold (time deleted, shortened or moved):
+            # the alert is withdrawn, so that it fires again if usage rises again.
+            fallen = Period._msp_flip_alert_flag(period_ids, flag, False, SQL("NOT (%s)", over))
+            fallen._msp_withdraw_alert(percent, activity_field)
         self.env.flush_all()
 
-    def _msp_alert(self, percent):
+    def _msp_flip_alert_flag(self, period_ids, flag, value, condition):
+        """Set ``flag`` to ``value`` on the periods where it differs and
+        ``condition`` holds; return those periods."""
+        self.env.cr.execute(
+            SQL(
+                "UPDATE msp_retainer_period SET %(flag)s = %(value)s WHERE id = ANY(%(ids)s) "
+                "AND %(flag)s IS %(was)s AND %(condition)s RETURNING id",
+                flag=SQL.identifier(flag),
+                value=value,
+                ids=period_ids,
+                was=SQL("NOT TRUE" if value else "TRUE"),
+                condition=condition,
+            )
+        )
+        periods = self.browse(sorted(row[0] for row in self.env.cr.fetchall()))
+        periods.invalidate_recordset([flag])
+        return periods
+
+    def _msp_alert(self, percent, activity_field):
         """Rule 8's alert for these periods: a note in each retainer's chatter and an
         activity for its account manager, each made in one batch."""
         if not self:
@@ -163,16 +200,7 @@ class MspRetainerPeriod(models.Model):
         notes, activities = [], []
         for period in self:
             retainer = period.retainer_id
-            if percent >= 100.0:
-                summary = self.env._(
-                    "%(customer)s is in overage", customer=retainer.partner_id.name
-                )
-            else:
-                summary = self.env._(
-                    "%(customer)s used %(percent)s %% of its hours",
-                    customer=retainer.partner_id.name,
-                    percent=int(percent),
-                )
+            summary = period._msp_alert_summary(percent)
             body = self.env._(
                 "%(summary)s: %(used).2f h used of %(included).2f h included in %(period)s.",
                 summary=summary,
@@ -193,21 +221,59 @@ class MspRetainerPeriod(models.Model):
                     "date_deadline": today,
                 }
             )
-        author = self.env.ref("base.partner_root")
-        # One note per alert: a retainer with two periods alerted at once (an
-        # import spanning two months) gets its second note in a second batch.
-        while notes:
-            batch, notes_left = {}, []
-            for retainer, note in notes:
-                if retainer.id in batch:
-                    notes_left.append((retainer, note))
-                else:
-                    batch[retainer.id] = note
-            self.env["msp.retainer"].browse(list(batch))._message_log_batch(
-                batch, author_id=author.id
+        self._msp_log_notes(notes)
+        # mail.activity.create subscribes each activity's user to its record once per
+        # activity: two activities of one retainer in one batch (an import spanning
+        # two periods) would insert the same follower twice and fail the transaction.
+        pairs = list(zip(self, activities, strict=True))
+        for batch in _batches_unique_by(pairs, key=lambda pair: pair[1]["res_id"]):
+            created = self.env["mail.activity"].sudo().create([vals for _p, vals in batch])
+            for (period, _vals), activity in zip(batch, created, strict=True):
+                period[activity_field] = activity
+
+    def _msp_alert_summary(self, percent):
+        customer = self.retainer_id.partner_id.name
+        if percent >= 100.0:
+            return self.env._("%(customer)s is in overage", customer=customer)
+        return self.env._(
+            "%(customer)s used %(percent)s %% of its hours", customer=customer, percent=int(percent)
+        )
+
+    def _msp_withdraw_alert(self, percent, activity_field):
+        """Usage fell back below ``percent``: the open activity of that alert goes,
+        and the chatter says so."""
+        if not self:
+            return
+        # A done activity is history: only the open ones are withdrawn.
+        self.mapped(activity_field).filtered("active").sudo().unlink()
+        notes = [
+            (
+                period.retainer_id,
+                Markup("<p>%s</p>")
+                % self.env._(
+                    "Usage back below %(percent)s %% in %(period)s (%(used).2f h of "
+                    "%(included).2f h): the alert is withdrawn.",
+                    percent=int(percent),
+                    used=period.hours_used,
+                    included=period.included_hours,
+                    period=period.display_name,
+                ),
             )
-            notes = notes_left
-        self.env["mail.activity"].sudo().create(activities)
+            for period in self
+        ]
+        self._msp_log_notes(notes)
+
+    @api.model
+    def _msp_log_notes(self, notes):
+        """Log each (retainer, note) in the retainer's chatter; a retainer with two
+        notes at once (two periods alerted by one import) gets them in two batches,
+        as ``_message_log_batch`` takes one body per record."""
+        author = self.env.ref("base.partner_root")
+        for batch in _batches_unique_by(notes, key=lambda note: note[0].id):
+            retainers = self.env["msp.retainer"].browse([retainer.id for retainer, _note in batch])
+            retainers._message_log_batch(
+                {retainer.id: note for retainer, note in batch}, author_id=author.id
+            )
 
     # ------------------------------------------------------------------
     # Locking (billing rule 6)

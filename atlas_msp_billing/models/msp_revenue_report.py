@@ -118,9 +118,13 @@ class MspRevenueReport(models.Model):
                        SUM(p.overage_amount) AS overage_amount
                   FROM msp_retainer_period p
                   JOIN msp_today t ON t.company_id = p.company_id
+                  -- Periods ended before "Bill time from" bill no overage.
+                  JOIN res_company rc ON rc.id = p.company_id
              LEFT JOIN account_move m ON m.id = p.overage_invoice_id
                  WHERE p.overage_hours > 0
                    AND p.date_start <= t.today
+                   AND (rc.msp_billing_start_date IS NULL
+                        OR p.date_end >= rc.msp_billing_start_date)
                    AND (m.id IS NULL OR m.state = 'cancel')
               GROUP BY p.retainer_id
             )

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.osv import expression
 
 
 class ResCompany(models.Model):
@@ -51,6 +52,66 @@ class ResCompany(models.Model):
         string="Time Schedule with Invoices by Default",
         help="New customers get the time-entry schedule with their invoices.",
     )
+
+    msp_billing_start_date = fields.Date(
+        string="Bill Time From",
+        help="Time entries and charges dated before this day are never billed by the "
+        "retainer billing, and retainer periods ending before it bill no overage. Set on "
+        "installation when the database already holds timesheets of customer projects, so "
+        "that their history is not invoiced. Empty: no limit.",
+    )
+
+    @api.model
+    def _msp_billable_date_domain(self):
+        """Domain of the time entries or charges (records with ``company_id`` and
+        ``date``) that are recent enough to bill: dated on or after their company's
+        "Bill time from" day."""
+        companies = self.sudo().search([("msp_billing_start_date", "!=", False)])
+        if not companies:
+            return []
+        return expression.OR(
+            [
+                [("company_id", "not in", companies.ids)],
+                *(
+                    [
+                        ("company_id", "=", company.id),
+                        ("date", ">=", company.msp_billing_start_date),
+                    ]
+                    for company in companies
+                ),
+            ]
+        )
+
+    def _msp_billable_since_domain(self):
+        """The same limit for what this company bills."""
+        self.ensure_one()
+        start = self.msp_billing_start_date
+        return [("date", ">=", start)] if start else []
+
+    def _msp_bills_period_overage(self, period_end):
+        """A retainer period that ended before the company's "Bill time from" day
+        bills no overage: its time is history."""
+        self.ensure_one()
+        return not self.msp_billing_start_date or period_end >= self.msp_billing_start_date
+
+    @api.model
+    def _msp_init_billing_start_date(self):
+        """On installation: companies whose database already holds time on customer
+        projects bill only time from today on, so that years of old timesheets are
+        never invoiced; companies without such history keep no limit."""
+        Timesheet = self.env["account.analytic.line"].sudo()
+        for company in self.sudo().search([("msp_billing_start_date", "=", False)]):
+            history = Timesheet.search_count(
+                [
+                    ("company_id", "=", company.id),
+                    ("project_id.partner_id", "!=", False),
+                    ("unit_amount", "!=", 0),
+                ],
+                limit=1,
+            )
+            if history:
+                today = self.env["msp.retainer"]._msp_today(company)
+                company.msp_billing_start_date = today
 
     @api.constrains("msp_invoice_bank_id")
     def _check_msp_invoice_bank(self):

@@ -8,6 +8,9 @@ class ResConfigSettings(models.TransientModel):
     msp_timer_minimum = fields.Integer(related="company_id.msp_timer_minimum", readonly=False)
     msp_timer_stale_hours = fields.Float(related="company_id.msp_timer_stale_hours", readonly=False)
     msp_sla_policy_id = fields.Many2one(related="company_id.msp_sla_policy_id", readonly=False)
+    msp_billing_start_date = fields.Date(
+        related="company_id.msp_billing_start_date", readonly=False
+    )
     msp_invoice_payment_term_id = fields.Many2one(
         related="company_id.msp_invoice_payment_term_id",
         readonly=False,

@@ -89,18 +89,20 @@ class ResPartner(models.Model):
             ("project_id", "!=", False),
         ]
 
-    def _msp_adhoc_time_domain(self, before):
+    def _msp_adhoc_time_domain(self, before, company):
         return [
             *self._msp_unbilled_adhoc_domain(),
             ("partner_id", "child_of", self.ids),
             ("date", "<", before),
+            *company._msp_billable_since_domain(),
         ]
 
-    def _msp_adhoc_time_lines(self, before, rate, currency, exclude=()):
+    def _msp_adhoc_time_lines(self, before, rate, currency, company, exclude=()):
         """Values of one invoice line per task (or project without task) of the
-        unbilled ad-hoc time dated before ``before``, at ``rate`` per hour."""
+        unbilled ad-hoc time dated before ``before`` that ``company`` bills, at
+        ``rate`` per hour."""
         self.ensure_one()
-        domain = self._msp_adhoc_time_domain(before)
+        domain = self._msp_adhoc_time_domain(before, company)
         if exclude:
             domain.append(("id", "not in", list(exclude)))
         groups = (
@@ -142,11 +144,12 @@ class ResPartner(models.Model):
             last=format_date(self.env, last),
         )
 
-    def _msp_pending_charges(self, before, exclude=()):
+    def _msp_pending_charges(self, before, company, exclude=()):
         domain = [
             ("partner_id", "=", self.id),
             ("invoice_line_id", "=", False),
             ("date", "<", before),
+            *company._msp_billable_since_domain(),
         ]
         if exclude:
             domain.append(("id", "not in", list(exclude)))
@@ -226,8 +229,9 @@ class ResPartner(models.Model):
     def _msp_adhoc_billing_customers(self, run_date, partners):
         """{company: commercial partner ids} having unbilled ad-hoc work."""
         result = defaultdict(set)
-        time_domain = [*self._msp_unbilled_adhoc_domain(), ("partner_id", "!=", False)]
-        charge_domain = [("invoice_line_id", "=", False)]
+        billable = self.env["res.company"]._msp_billable_date_domain()
+        time_domain = [*self._msp_unbilled_adhoc_domain(), ("partner_id", "!=", False), *billable]
+        charge_domain = [("invoice_line_id", "=", False), *billable]
         if partners:
             time_domain.append(("partner_id", "child_of", partners.ids))
             charge_domain.append(("partner_id", "in", partners.commercial_partner_id.ids))
@@ -260,8 +264,8 @@ class ResPartner(models.Model):
             pricelist._get_product_price(product, 1.0, date=day) if pricelist else product.lst_price
         )
         lines = {
-            "adhoc": self._msp_adhoc_time_lines(day, rate, currency),
-            **self._msp_charge_lines(self._msp_pending_charges(day)),
+            "adhoc": self._msp_adhoc_time_lines(day, rate, currency, company),
+            **self._msp_charge_lines(self._msp_pending_charges(day, company)),
         }
         if not any(lines.values()):
             return None

@@ -36,6 +36,9 @@ class MspBillingCommon(TransactionCase):
         cls.customer = cls.env["res.partner"].create(
             {"name": "Test Customer Inc.", "is_company": True}
         )
+        # The database's own "Bill time from" day (its install date) would hide
+        # the history these tests bill: they set it where they test it.
+        cls.env.company.msp_billing_start_date = False
 
     @contextmanager
     def assertRaisesText(self, exception, text):
