@@ -6,7 +6,6 @@ from . import account_move
 from . import account_move_line
 from . import res_partner
 from . import res_company
-from . import res_config_settings
 from . import msp_sla_policy
 from . import msp_sla_policy_line
 from . import msp_timer

@@ -1,6 +1,25 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
+
+
+# What Revenue > Configuration > Settings edits: billing managers may change these
+# company fields without being Odoo administrators.
+MSP_SETTINGS = frozenset(
+    {
+        "msp_timer_rounding",
+        "msp_timer_minimum",
+        "msp_timer_stale_hours",
+        "msp_sla_policy_id",
+        "msp_billing_start_date",
+        "msp_invoice_payment_term_id",
+        "msp_invoice_bank_id",
+        "msp_invoice_payment_note",
+        "msp_invoice_sla_summary",
+        "msp_attach_time_schedule",
+    }
+)
+BILLING_MANAGER = "atlas_msp_billing.group_msp_billing_manager"
 
 
 class ResCompany(models.Model):
@@ -112,6 +131,37 @@ class ResCompany(models.Model):
             if history:
                 today = self.env["msp.retainer"]._msp_today(company)
                 company.msp_billing_start_date = today
+
+    def write(self, vals):
+        # Billing managers have write access to companies (security CSV) for the
+        # Revenue settings only; everything else stays Odoo's administrators'.
+        if not (self.env.su or self.env.user.has_group("base.group_erp_manager")):
+            other = set(vals) - MSP_SETTINGS
+            if other:
+                raise AccessError(
+                    self.env._(
+                        "Only administrators can change the company's %(fields)s.",
+                        fields=", ".join(sorted(self._fields[f].string for f in other)),
+                    )
+                )
+        return super().write(vals)
+
+    def _msp_action_settings(self):
+        """Revenue > Configuration > Settings: this company's billing options."""
+        self.ensure_one()
+        if not self.env.user.has_group(BILLING_MANAGER):
+            raise AccessError(self.env._("Only billing managers can change the Revenue settings."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Revenue Settings"),
+            "res_model": "res.company",
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [
+                (self.env.ref("atlas_msp_billing.res_company_view_form_msp_settings").id, "form")
+            ],
+            "target": "current",
+        }
 
     @api.constrains("msp_invoice_bank_id")
     def _check_msp_invoice_bank(self):

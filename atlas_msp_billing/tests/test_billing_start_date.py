@@ -132,7 +132,9 @@ class TestBillingStartDate(MspBillingCase):
         self.assertEqual(already_set.msp_billing_start_date, date(2020, 1, 1))
 
     def test_revenue_setting(self):
-        settings = Form(self.env["res.config.settings"].with_user(self.env.ref("base.user_admin")))
+        company = self.env.company.with_user(self.user_billing_manager)
+        action = company._msp_action_settings()
+        settings = Form(company, view=action["views"][0][0])
         settings.msp_billing_start_date = date(2026, 4, 1)
-        settings.save().execute()
+        settings.save()
         self.assertEqual(self.env.company.msp_billing_start_date, date(2026, 4, 1))

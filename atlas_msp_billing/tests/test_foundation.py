@@ -110,6 +110,14 @@ class TestFoundation(MspBillingCommon):
                         # The Revenue dashboard: its figures are tested on their own.
                         self.assertEqual(action.tag, "atlas_msp_billing.revenue_dashboard")
                         continue
+                    if model == "ir.actions.server":
+                        # Revenue settings: the server action opens a window of its own.
+                        window = action.with_user(user).run()
+                        records = self.env[window["res_model"]].with_user(user)
+                        [(view_id, mode)] = window["views"]
+                        self.assertTrue(records.get_views([(view_id, mode)])["views"][mode])
+                        records.browse(window["res_id"]).read(["name"])
+                        continue
                     self._check_action_loads(user, action)
 
     def _check_action_loads(self, user, action):

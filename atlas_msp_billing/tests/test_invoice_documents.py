@@ -306,10 +306,9 @@ class TestInvoiceDocuments(MspBillingCase):
     # ------------------------------------------------------------------
     def test_payment_terms_default_and_customer_own(self):
         immediate = self.env.ref("account.account_payment_term_immediate")
-        settings = self.env["res.config.settings"].create(
+        self.env.company.with_user(self.user_billing_manager).write(
             {"msp_invoice_payment_term_id": self.env.ref("account.account_payment_term_15days").id}
         )
-        settings.execute()
         self.assertEqual(
             self.env.company.msp_invoice_payment_term_id,
             self.env.ref("account.account_payment_term_15days"),
