@@ -3,6 +3,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.misc import format_date
 
+from ..utils.roles import msp_role
+
 BILLING_CATEGORIES = [
     ("retainer", "Billable — Retainer"),
     ("adhoc", "Billable — Ad Hoc"),
@@ -272,6 +274,7 @@ class AccountAnalyticLine(models.Model):
                     )
                 )
 
+    @msp_role("technician")
     def action_msp_timer_start(self):
         """ "Start timer" on a time entry restarts work on its task."""
         self.ensure_one()

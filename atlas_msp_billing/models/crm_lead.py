@@ -4,6 +4,7 @@ from odoo.tools import escape_psql, float_round
 from odoo.tools.translate import LazyTranslate
 
 from ..utils import periods as period_math
+from ..utils.roles import msp_role
 
 _lt = LazyTranslate(__name__)
 
@@ -47,6 +48,7 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------
     # Activities
     # ------------------------------------------------------------------
+    @msp_role("salesperson")
     def action_msp_log_call(self):
         """The activity dialog, preset to a call: write what was said, then
         "Schedule & Mark as Done" logs it in the history."""
@@ -85,6 +87,9 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------------
     # Win & onboard
     # ------------------------------------------------------------------
+    @msp_role(
+        "account_manager", _lt("Only account managers can win and onboard customers."), write=True
+    )
     def action_msp_win_onboard(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -93,6 +98,7 @@ class CrmLead(models.Model):
         action["context"] = {"default_lead_id": self.id}
         return action
 
+    @msp_role("account_manager")
     def action_view_msp_retainer(self):
         self.ensure_one()
         return self.msp_retainer_id._get_records_action(name=self.msp_retainer_id.name)

@@ -10,9 +10,13 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_round
 from odoo.tools.misc import format_date
+from odoo.tools.translate import LazyTranslate
 
 from ..utils import periods as period_math
+from ..utils.roles import msp_role
 from .msp_retainer_period import HOURS_DIGITS
+
+_lt = LazyTranslate(__name__)
 
 _logger = logging.getLogger(__name__)
 
@@ -499,6 +503,7 @@ class MspRetainer(models.Model):
     # ------------------------------------------------------------------
     # State buttons
     # ------------------------------------------------------------------
+    @msp_role("account_manager", _lt("Only account managers can activate retainers."), write=True)
     def action_activate(self):
         for retainer in self:
             if retainer.state != "draft":
@@ -515,6 +520,7 @@ class MspRetainer(models.Model):
                 retainer._ensure_periods([period])
         return True
 
+    @msp_role("account_manager", _lt("Only account managers can close retainers."), write=True)
     def action_close(self):
         """End the retainer: on the last day already invoiced, or today. The
         billing run after that day drafts its closing invoice and closes it."""
@@ -538,6 +544,9 @@ class MspRetainer(models.Model):
                 )
         return True
 
+    @msp_role(
+        "account_manager", _lt("Only account managers can reset retainers to draft."), write=True
+    )
     def action_reset_draft(self):
         for retainer in self:
             if retainer.period_ids.filtered("fee_billed") or retainer.invoice_ids:
@@ -552,6 +561,7 @@ class MspRetainer(models.Model):
         self.write({"state": "draft"})
         return True
 
+    @msp_role("billing_manager", _lt("Only billing managers can invoice retainers."), write=True)
     def action_invoice_now(self):
         """Run the billing of these retainers for today, and show what it made."""
         invoices = self.env["account.move"]
@@ -565,6 +575,7 @@ class MspRetainer(models.Model):
             )
         return self._billing_result_action(invoices)
 
+    @msp_role("account_manager")
     def action_view_invoices(self):
         self.ensure_one()
         return self.invoice_ids._get_records_action(name=self.env._("Invoices of %s", self.name))
@@ -584,6 +595,7 @@ class MspRetainer(models.Model):
         """The Revenue dashboard's key figures (see ``msp.revenue.report``)."""
         return self.env["msp.revenue.report"]._get_revenue_kpis()
 
+    @msp_role("technician")
     def action_view_timesheets(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("hr_timesheet.timesheet_action_all")

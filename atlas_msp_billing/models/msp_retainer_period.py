@@ -4,6 +4,11 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, float_round
 from odoo.tools.misc import format_date
+from odoo.tools.translate import LazyTranslate
+
+from ..utils.roles import msp_role
+
+_lt = LazyTranslate(__name__)
 
 HOURS_DIGITS = 2
 # What an invoice states about its period; frozen once the invoice is posted.
@@ -298,6 +303,7 @@ class MspRetainerPeriod(models.Model):
     # ------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------
+    @msp_role("billing_manager", _lt("Only billing managers can regenerate invoices."), write=True)
     def action_regenerate_invoice(self):
         """Bill the fee of periods whose fee invoice was deleted or cancelled."""
         invoices = self.env["account.move"]

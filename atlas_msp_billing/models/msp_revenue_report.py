@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..utils.periods import CYCLE_MONTHS
+from ..utils.roles import msp_role
 from .msp_retainer import BILLING_CYCLES
 from .msp_retainer_period import HOURS_DIGITS
 
@@ -250,6 +251,7 @@ class MspRevenueReport(models.Model):
     # Dashboard (client action) and actions
     # ------------------------------------------------------------------
     @api.model
+    @msp_role("account_manager")
     def get_dashboard_data(self):
         """Everything the Revenue dashboard shows: the key figures of
         ``_get_revenue_kpis`` (retainers as ids) and the top rows for its
@@ -288,6 +290,7 @@ class MspRevenueReport(models.Model):
         }
 
     @api.model
+    @msp_role("account_manager")
     def action_open_draft_invoices(self):
         """The generated invoices waiting to be posted."""
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -306,6 +309,7 @@ class MspRevenueReport(models.Model):
         )
         return action
 
+    @msp_role("account_manager")
     def action_open_retainer(self):
         self.ensure_one()
         return self.retainer_id._get_records_action(name=self.retainer_id.name)

@@ -6,6 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..utils.roles import msp_role
+
 # Mixin fields that read the current user's timers: they have no ORM dependency
 # on msp.timer, so changing a timer invalidates them explicitly.
 TASK_TIMER_FIELDS = ["msp_timer_state", "msp_timer_start", "msp_timer_elapsed", "msp_timer_stale"]
@@ -268,6 +270,7 @@ class MspTimer(models.Model):
     # Web client
     # ------------------------------------------------------------------
     @api.model
+    @msp_role("user")
     def systray_get_timer(self):
         """The current user's running timer for the systray, or False."""
         if not self.has_access("read"):

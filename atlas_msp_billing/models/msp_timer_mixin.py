@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..utils.roles import msp_role
+
 TIMER_STATES = [("stopped", "Stopped"), ("running", "Running"), ("paused", "Paused")]
 
 
@@ -84,6 +86,7 @@ class MspTimerMixin(models.AbstractModel):
             )
         return timer
 
+    @msp_role("technician")
     def action_msp_timer_start(self):
         """Start timing the work on this task; a paused timer resumes."""
         self.ensure_one()
@@ -110,11 +113,13 @@ class MspTimerMixin(models.AbstractModel):
         timer._msp_employee()
         return True
 
+    @msp_role("technician")
     def action_msp_timer_pause(self):
         self.ensure_one()
         self._msp_timer_or_error("running").paused_at = fields.Datetime.now()
         return True
 
+    @msp_role("technician")
     def action_msp_timer_resume(self):
         self.ensure_one()
         timer = self._msp_timer_or_error("paused")
@@ -128,6 +133,7 @@ class MspTimerMixin(models.AbstractModel):
         )
         return True
 
+    @msp_role("technician")
     def action_msp_timer_stop(self):
         """Ask for the description (and, for a stale timer, the real hours)."""
         self.ensure_one()

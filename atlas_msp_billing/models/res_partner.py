@@ -4,6 +4,7 @@ from odoo import Command, api, fields, models
 from odoo.tools import float_round
 from odoo.tools.misc import format_date
 
+from ..utils.roles import msp_role
 from .msp_retainer import billing_isolation
 from .msp_retainer_period import HOURS_DIGITS
 
@@ -60,9 +61,11 @@ class ResPartner(models.Model):
         for partner in self:
             partner.msp_retainer_count = counts.get(partner.commercial_partner_id, 0)
 
+    @msp_role("technician")
     def action_view_msp_retainers(self):
         return self._msp_customer_action("atlas_msp_billing.msp_retainer_action")
 
+    @msp_role("technician")
     def action_view_msp_charges(self):
         return self._msp_customer_action(
             "atlas_msp_billing.msp_charge_action", search_default_pending=1

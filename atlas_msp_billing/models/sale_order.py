@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..utils.roles import msp_role
+
 
 class SaleOrder(models.Model):
     _inherit = "sale.order"
@@ -105,12 +107,14 @@ class SaleOrder(models.Model):
         )
         leads.write({"stage_id": stage.id})
 
+    @msp_role("account_manager")
     def action_view_msp_retainers(self):
         self.ensure_one()
         return self.msp_retainer_ids._get_records_action(
             name=self.env._("Retainers of %s", self.name)
         )
 
+    @msp_role("salesperson")
     def action_view_msp_schedule(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -1,6 +1,11 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_date
+from odoo.tools.translate import LazyTranslate
+
+from ..utils.roles import msp_role
+
+_lt = LazyTranslate(__name__)
 
 
 class MspBillingRun(models.TransientModel):
@@ -27,6 +32,7 @@ class MspBillingRun(models.TransientModel):
                     )
                 )
 
+    @msp_role("billing_manager", _lt("Only billing managers can generate invoices."))
     def action_generate(self):
         self.ensure_one()
         retainers = self.env["msp.retainer"]

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..utils.roles import msp_role
+
 
 class MspTimerStop(models.TransientModel):
     _name = "msp.timer.stop"
@@ -27,6 +29,7 @@ class MspTimerStop(models.TransientModel):
             wizard.rounded_hours = timer._msp_rounded_hours() if timer else 0.0
             wizard.is_stale = timer.is_stale
 
+    @msp_role("technician")
     def action_confirm(self):
         self.ensure_one()
         self.task_id._msp_timer_stop(self.description, hours=self.hours if self.is_stale else None)

@@ -1,5 +1,10 @@
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools.translate import LazyTranslate
+
+from ..utils.roles import msp_role
+
+_lt = LazyTranslate(__name__)
 
 
 class MspTimesheetBulk(models.TransientModel):
@@ -31,6 +36,7 @@ class MspTimesheetBulk(models.TransientModel):
         for wizard in self:
             wizard.total_hours = sum(wizard.line_ids.mapped("unit_amount"))
 
+    @msp_role("technician", _lt("Only technicians can log time."))
     def action_log_time(self):
         """All or nothing: a refused line refuses the batch, naming the line, and
         rolls back the lines created before it."""

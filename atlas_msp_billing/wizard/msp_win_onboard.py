@@ -1,7 +1,11 @@
 from odoo import api, fields, models
+from odoo.tools.translate import LazyTranslate
 
 from ..models.msp_retainer import BILLING_CYCLES
 from ..models.msp_retainer_period import HOURS_DIGITS
+from ..utils.roles import msp_role
+
+_lt = LazyTranslate(__name__)
 
 
 class MspWinOnboard(models.TransientModel):
@@ -81,6 +85,7 @@ class MspWinOnboard(models.TransientModel):
             "create_first_invoice": self.create_first_invoice,
         }
 
+    @msp_role("account_manager", _lt("Only account managers can win and onboard customers."))
     def action_win_onboard(self):
         self.ensure_one()
         retainer = self.lead_id._msp_win_onboard(self._onboard_values())
