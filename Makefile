@@ -2,13 +2,16 @@
 PYTHON ?= python3
 DEV := $(PYTHON) tools/dev.py
 
-.PHONY: run test stop lint bench bench-time bench-dashboard stress
+.PHONY: run test fresh-install stop lint bench bench-time bench-dashboard stress
 
 run: ## serve the demo database at http://localhost:8069 (admin / admin)
 	@$(DEV) run
 
 test: ## install into a fresh copy of the cached template database and run pytest
 	@$(DEV) test $(PYTEST_ARGS)
+
+fresh-install: ## install the add-on in one step on a new database; check a fee invoice is taxed
+	@$(DEV) fresh-install
 
 stop: ## stop the private PostgreSQL cluster
 	@$(DEV) stop

@@ -59,7 +59,7 @@
         "views/msp_revenue_report_views.xml",
         "views/portal_templates.xml",
     ],
-    "post_init_hook": "post_init_hook",
+    "post_init_hook": "_post_init_hook",
     "assets": {
         "web.assets_backend": [
             "atlas_msp_billing/static/src/**/*",

@@ -31,6 +31,8 @@ LOG_DIR = LOCAL / "log"
 TEST_DB = os.environ.get("ATLAS_TEST_DB", "atlas_test")
 HTTP_PORT = os.environ.get("ATLAS_HTTP_PORT", "8069")
 CONF = LOCAL / ("odoo.conf" if TEST_DB == "atlas_test" else f"odoo-{TEST_DB}.conf")
+# make fresh-install's database, named after the test database it runs beside.
+FRESH_DB = "atlas_fresh" + TEST_DB.removeprefix("atlas_test")
 PG_BASE = LOCAL / "pg"
 PG_PORT = "5432"
 PG_ROLE = "atlas"
@@ -379,11 +381,11 @@ def run_odoo_logged(args, logfile):
     return proc.returncode, errors, own_warnings
 
 
-def install(db, modules, what):
+def install(db, modules, what, *options):
     logfile = LOG_DIR / f"install-{db}.log"
     say(f"installing {what} into {db} (log: {logfile})")
     code, errors, own_warnings = run_odoo_logged(
-        ["-d", db, "-i", ",".join(modules), "--stop-after-init", "--no-http"], logfile
+        ["-d", db, "-i", ",".join(modules), "--stop-after-init", "--no-http", *options], logfile
     )
     problems = errors + own_warnings
     if code or problems:
@@ -490,6 +492,23 @@ def cmd_test(args):
     return subprocess.run(pytest, cwd=ROOT, check=False).returncode
 
 
+def cmd_fresh_install(_args):
+    """Install the add-on into a new database as a user does from the Apps
+    menu, without demo data: base first, then the add-on with all its
+    dependencies in one step (Accounting loads its chart of accounts last).
+    Then check that a drafted fee invoice carries the company's sales tax."""
+    prepare()
+    drop_database(FRESH_DB)
+    subprocess.run([pg_client("createdb"), "-E", "UTF8", "-T", "template0", FRESH_DB], check=True)
+    install(FRESH_DB, ["base"], "base alone", "--without-demo=all")
+    install(FRESH_DB, [MODULE], f"{MODULE} and its dependencies", "--without-demo=all")
+    check = [sys.executable, str(ROOT / "tools" / "fresh_install_check.py"), str(CONF), FRESH_DB]
+    code = subprocess.run(check, check=False).returncode
+    if code == 0:
+        drop_database(FRESH_DB)
+    return code
+
+
 def cmd_stop(_args):
     stop_cluster()
 
@@ -504,6 +523,9 @@ def main():
         "test", help="install into a fresh database and run pytest (extra arguments go to pytest)"
     )
     test.set_defaults(func=cmd_test)
+    commands.add_parser(
+        "fresh-install", help="install the add-on in one step on a new database and check taxes"
+    ).set_defaults(func=cmd_fresh_install)
     commands.add_parser("stop", help="stop the private PostgreSQL cluster").set_defaults(
         func=cmd_stop
     )

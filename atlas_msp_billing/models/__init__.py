@@ -13,6 +13,7 @@ from . import msp_timer_mixin
 from . import project_project
 from . import project_task
 from . import product_template
+from . import account_chart_template
 from . import sale_order
 from . import sale_order_line
 from . import crm_lead

@@ -1,8 +1,18 @@
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .msp_retainer import BILLING_CYCLES
+from .msp_retainer import BILLING_CYCLES, BILLING_PRODUCTS
 from .msp_retainer_period import HOURS_DIGITS
+
+# Every product the add-on ships that ends up on invoices: the retainer
+# invoices' products and the quote line products (sale_data.xml).
+INVOICED_PRODUCTS = (
+    *BILLING_PRODUCTS.values(),
+    "atlas_msp_billing.product_msp_fixed_deliverable",
+    "atlas_msp_billing.product_msp_hourly_estimate",
+    "atlas_msp_billing.product_msp_product_costs",
+    "atlas_msp_billing.product_msp_retainer_plan",
+)
 
 
 class ProductTemplate(models.Model):
@@ -41,3 +51,23 @@ class ProductTemplate(models.Model):
                         product=product.display_name,
                     )
                 )
+
+    @api.model
+    def _msp_complete_sale_taxes(self, companies):
+        """Give the add-on's invoiced products the default sales tax of each of
+        ``companies`` that has one, where they have no sales tax of that company
+        yet: taxes already there, chosen by a user or not, are kept."""
+        Data = self.env["ir.model.data"]
+        variant_ids = [
+            Data._xmlid_to_res_id(x, raise_if_not_found=False) for x in INVOICED_PRODUCTS
+        ]
+        # sudo: the products and taxes of every company, whatever the caller's.
+        variants = self.env["product.product"].sudo().browse([i for i in variant_ids if i])
+        templates = variants.exists().product_tmpl_id
+        for company in companies.filtered("account_sale_tax_id"):
+            untaxed = templates.filtered_domain(self._check_company_domain(company)).filtered(
+                lambda t, c=company: (
+                    not t.taxes_id.filtered_domain(t.taxes_id._check_company_domain(c))
+                )
+            )
+            untaxed.write({"taxes_id": [Command.link(company.account_sale_tax_id.id)]})

@@ -11,3 +11,7 @@ from . import test_pipeline
 from . import test_portal_dashboard
 from . import test_invoice_documents
 from . import test_roles
+from . import test_billing_product_taxes
+from . import test_usage_alerts
+from . import test_billing_start_date
+from . import test_revenue_settings
