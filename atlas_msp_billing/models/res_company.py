@@ -2,7 +2,6 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
 
-
 # What Revenue > Configuration > Settings edits: billing managers may change these
 # company fields without being Odoo administrators.
 MSP_SETTINGS = frozenset(
