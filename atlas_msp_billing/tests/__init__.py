@@ -10,3 +10,4 @@ from . import test_quotes
 from . import test_pipeline
 from . import test_portal_dashboard
 from . import test_invoice_documents
+from . import test_bad_input_xmlrpc
