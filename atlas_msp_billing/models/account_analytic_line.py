@@ -1,9 +1,13 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, float_compare
 from odoo.tools.misc import format_date
 
+<<<<<<< HEAD
 from ..utils.roles import msp_role
+=======
+from .msp_retainer_period import HOURS_DIGITS
+>>>>>>> wt-badinput
 
 BILLING_CATEGORIES = [
     ("retainer", "Billable — Retainer"),
@@ -24,6 +28,8 @@ BILLED_FIELDS = (
 )
 # What decides an entry's retainer and period.
 RETAINER_FIELDS = {"msp_billing_category", "date", "task_id", "project_id", "partner_id"}
+# A time entry is one day's work: the hours of any entry, however it arrives.
+MAX_HOURS_PER_ENTRY = 24.0
 
 
 class AccountAnalyticLine(models.Model):
@@ -69,6 +75,29 @@ class AccountAnalyticLine(models.Model):
         coverage = self._msp_coverage(keys.values())
         for line, key in keys.items():
             line.msp_billing_category = self._msp_category_for(key, coverage)
+
+    # A constraint rather than a check in the wizard: the Log Time wizard, the
+    # task's timesheet tab, imports and XML-RPC all go through it.
+    @api.constrains("unit_amount", "project_id")
+    def _check_msp_hours(self):
+        for line in self.filtered("project_id"):
+            error = self._msp_hours_error(line.unit_amount)
+            if error:
+                raise ValidationError(error)
+
+    @api.model
+    def _msp_hours_error(self, hours):
+        """Why ``hours`` cannot be a time entry's duration, or None."""
+        too_few = float_compare(hours, 0.0, precision_digits=HOURS_DIGITS) < 0
+        too_many = float_compare(hours, MAX_HOURS_PER_ENTRY, precision_digits=HOURS_DIGITS) > 0
+        if not (too_few or too_many):
+            return None
+        return self.env._(
+            "A time entry of %(hours)s h is not possible: enter the hours worked on that day, "
+            "from 0 to %(max)s (log longer work as one entry per day).",
+            hours=f"{hours:g}",
+            max=f"{MAX_HOURS_PER_ENTRY:g}",
+        )
 
     @api.model
     def _msp_default_category(self, task, partner, day):

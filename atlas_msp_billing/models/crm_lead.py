@@ -41,7 +41,8 @@ class CrmLead(models.Model):
             if lead.msp_estimated_mrr < 0:
                 raise ValidationError(
                     self.env._(
-                        "%(lead)s: the estimated MRR cannot be negative.", lead=lead.display_name
+                        "%(lead)s: the estimated MRR cannot be negative; enter 0 or more.",
+                        lead=lead.display_name,
                     )
                 )
 
@@ -124,7 +125,7 @@ class CrmLead(models.Model):
                 raise ValidationError(
                     self.env._(
                         "%(lead)s: the %(field)s of the retainer cannot be negative "
-                        "(got %(value)s).",
+                        "(got %(value)s); enter 0 or more.",
                         lead=self.display_name,
                         field=self.env._(label),
                         value=value,

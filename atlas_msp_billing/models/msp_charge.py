@@ -96,10 +96,14 @@ class MspCharge(models.Model):
     @api.constrains("quantity", "price_unit")
     def _check_amounts(self):
         for charge in self:
+            # The description's first line: a product's sale description adds more.
+            label = (charge.name or "").strip().split("\n")[0]
             if charge.quantity <= 0:
                 raise ValidationError(
                     self.env._(
-                        "Charge %(charge)s: the quantity must be positive.", charge=charge.name
+                        "Charge %(charge)s: the quantity must be positive; enter a quantity "
+                        "above 0.",
+                        charge=label,
                     )
                 )
             if charge.price_unit < 0:
@@ -107,7 +111,7 @@ class MspCharge(models.Model):
                     self.env._(
                         "Charge %(charge)s: the unit price cannot be negative; credit the "
                         "customer with a credit note instead.",
-                        charge=charge.name,
+                        charge=label,
                     )
                 )
 

@@ -331,6 +331,8 @@ class MspRetainer(models.Model):
     # ------------------------------------------------------------------
     # Validation
     # ------------------------------------------------------------------
+    # Messages of checks that also run on create name the customer, never the
+    # retainer's own reference: a refused create leaves no such retainer.
     @api.constrains("amount", "included_hours", "overage_rate", "adhoc_rate")
     def _check_non_negative(self):
         labels = {
@@ -344,9 +346,10 @@ class MspRetainer(models.Model):
                 if retainer[field_name] < 0:
                     raise ValidationError(
                         self.env._(
-                            "Retainer %(retainer)s: the %(field)s cannot be negative (%(value)s).",
-                            retainer=retainer.name,
+                            "The %(field)s of the retainer of %(customer)s cannot be negative "
+                            "(%(value)s): enter 0 or more.",
                             field=label,
+                            customer=retainer.partner_id.display_name,
                             value=retainer[field_name],
                         )
                     )
@@ -357,9 +360,10 @@ class MspRetainer(models.Model):
             if retainer.date_end and retainer.date_end < retainer.date_start:
                 raise ValidationError(
                     self.env._(
-                        "Retainer %(retainer)s: the end date (%(end)s) is before the start "
-                        "date (%(start)s).",
-                        retainer=retainer.name,
+                        "The retainer of %(customer)s would end (%(end)s) before it starts "
+                        "(%(start)s): set an end date on or after the start date, or leave it "
+                        "empty.",
+                        customer=retainer.partner_id.display_name,
                         end=format_date(self.env, retainer.date_end),
                         start=format_date(self.env, retainer.date_start),
                     )
@@ -368,27 +372,46 @@ class MspRetainer(models.Model):
     @api.constrains("state", "partner_id", "date_start", "date_end")
     def _check_no_overlap(self):
         for retainer in self.filtered(lambda r: r.state == "active"):
-            domain = [
-                ("id", "!=", retainer.id),
-                ("state", "=", "active"),
-                ("partner_id", "=", retainer.partner_id.id),
-                "|",
-                ("date_end", "=", False),
-                ("date_end", ">=", retainer.date_start),
-            ]
-            if retainer.date_end:
-                domain.append(("date_start", "<=", retainer.date_end))
-            other = self.with_context(active_test=False).search(domain, limit=1)
+            other = self._msp_overlapping(
+                retainer.partner_id, retainer.date_start, retainer.date_end, retainer
+            )
             if other:
                 raise ValidationError(
                     self.env._(
-                        "%(customer)s already has active retainer %(other)s covering these "
-                        "dates; close it or change the dates of %(retainer)s.",
+                        "%(customer)s already has active retainer %(other)s (%(dates)s) "
+                        "covering these dates: start this retainer after that one ends, or "
+                        "close %(other)s first.",
                         customer=retainer.partner_id.display_name,
                         other=other.name,
-                        retainer=retainer.name,
+                        dates=other._msp_dates_label(),
                     )
                 )
+
+    @api.model
+    def _msp_overlapping(self, partner, date_start, date_end=None, exclude=None):
+        """The active retainer of ``partner`` sharing a day with ``date_start`` –
+        ``date_end`` (no end: open-ended), other than ``exclude``."""
+        domain = [
+            ("id", "not in", (exclude or self.browse()).ids),
+            ("state", "=", "active"),
+            ("partner_id", "=", partner.id),
+            "|",
+            ("date_end", "=", False),
+            ("date_end", ">=", date_start),
+        ]
+        if date_end:
+            domain.append(("date_start", "<=", date_end))
+        return self.with_context(active_test=False).search(domain, limit=1)
+
+    def _msp_dates_label(self):
+        """The retainer's dates for messages: "from <start>" or "<start> – <end>"."""
+        self.ensure_one()
+        start = format_date(self.env, self.date_start)
+        if not self.date_end:
+            return self.env._("from %(start)s", start=start)
+        return self.env._(
+            "%(start)s – %(end)s", start=start, end=format_date(self.env, self.date_end)
+        )
 
     @api.model
     def _check_selection_values(self, vals):

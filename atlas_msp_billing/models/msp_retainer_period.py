@@ -1,7 +1,7 @@
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, float_round
 from odoo.tools.misc import format_date
 from odoo.tools.translate import LazyTranslate
@@ -141,6 +141,26 @@ class MspRetainerPeriod(models.Model):
             period.overage_amount = period.currency_id.round(
                 period.overage_hours * period.overage_rate
             )
+
+    @api.constrains("included_hours", "overage_rate", "amount", "date_start", "date_end")
+    def _check_terms(self):
+        for period in self:
+            if min(period.included_hours, period.overage_rate, period.amount) < 0:
+                raise ValidationError(
+                    self.env._(
+                        "%(period)s: its fee, included hours and overage rate cannot be "
+                        "negative; enter 0 or more.",
+                        period=period.display_name,
+                    )
+                )
+            if period.date_end < period.date_start:
+                raise ValidationError(
+                    self.env._(
+                        "%(period)s: a period cannot end before it starts; set its end on or "
+                        "after its start.",
+                        period=period.display_name,
+                    )
+                )
 
     # ------------------------------------------------------------------
     # Usage alerts (billing rule 8)

@@ -9,6 +9,19 @@ TICKET_PRIORITIES = [
 ]
 
 
+def check_priority(env, priority):
+    """Refuse a ticket priority that is not one of TICKET_PRIORITIES, saying which
+    ones are (the ORM's own error names the field's technical name only)."""
+    if priority and priority not in dict(TICKET_PRIORITIES):
+        raise ValidationError(
+            env._(
+                "Unknown ticket priority %(priority)r: use one of %(allowed)s.",
+                priority=priority,
+                allowed=", ".join(dict(TICKET_PRIORITIES)),
+            )
+        )
+
+
 class MspSlaPolicyLine(models.Model):
     _name = "msp.sla.policy.line"
     _description = "SLA Target"
@@ -28,6 +41,16 @@ class MspSlaPolicyLine(models.Model):
         required=True,
         help="Business hours from the ticket's creation to its resolution.",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            check_priority(self.env, vals.get("priority"))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_priority(self.env, vals.get("priority"))
+        return super().write(vals)
 
     @api.constrains("response_hours", "resolution_hours")
     def _check_hours(self):

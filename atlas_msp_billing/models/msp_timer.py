@@ -246,6 +246,16 @@ class MspTimer(models.Model):
                     task=task.display_name,
                 )
             )
+        if hours is None and self.env["account.analytic.line"]._msp_hours_error(
+            self._msp_rounded_hours()
+        ):
+            raise UserError(
+                self.env._(
+                    "Your timer on %(task)s ran for more than a day: enter the hours you really "
+                    "worked.",
+                    task=task.display_name,
+                )
+            )
         values = {
             "name": description,
             "task_id": task.id,

@@ -12,7 +12,7 @@ from odoo.tools import float_round, split_every
 
 from odoo.addons.project.models.project_task import CLOSED_STATES
 
-from .msp_sla_policy_line import TICKET_PRIORITIES
+from .msp_sla_policy_line import TICKET_PRIORITIES, check_priority
 
 SLA_STATUSES = [
     ("on_track", "On Track"),
@@ -306,11 +306,14 @@ class ProjectTask(models.Model):
     # ------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            check_priority(self.env, vals.get("msp_priority"))
         tasks = super().create(vals_list)
         tasks._msp_sync_customer_followers()
         return tasks
 
     def write(self, vals):
+        check_priority(self.env, vals.get("msp_priority"))
         state_changes = self._msp_tickets_to_toggle(vals)
         previous = {}
         if {"partner_id", "project_id"} & set(vals):

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 from odoo.tools import float_is_zero
+from odoo.tools.misc import format_date
 
 
 class SaleOrderLine(models.Model):
@@ -126,6 +128,7 @@ class SaleOrderLine(models.Model):
                 ],
                 limit=1,
             )
+            line._msp_check_no_overlap(values, retainer)
             if retainer:
                 retainer.write(values)
             else:
@@ -137,3 +140,25 @@ class SaleOrderLine(models.Model):
                 )
             )
             line.msp_retainer_id = retainer
+
+    def _msp_check_no_overlap(self, values, draft):
+        """Refuse, before anything is written, a retainer that would overlap the
+        customer's active one, saying what to change on the quotation: the
+        retainer the refused confirmation would create never exists."""
+        self.ensure_one()
+        Retainer = self.env["msp.retainer"].sudo()
+        customer = self.env["res.partner"].browse(values["partner_id"])
+        other = Retainer._msp_overlapping(customer, values["date_start"], draft.date_end, draft)
+        if other:
+            raise ValidationError(
+                self.env._(
+                    "%(customer)s already has active retainer %(other)s (%(dates)s) covering "
+                    "%(start)s, the start of the retainer this quotation starts: set the "
+                    "quotation's Retainer Start to a day that retainer does not cover, or "
+                    "close %(other)s first.",
+                    customer=customer.display_name,
+                    other=other.name,
+                    dates=other._msp_dates_label(),
+                    start=format_date(self.env, values["date_start"]),
+                )
+            )

@@ -1,7 +1,10 @@
 from contextlib import contextmanager
+from xmlrpc.client import Fault
 
 from odoo import fields
 from odoo.tests import TransactionCase, new_test_user
+
+from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_WARNING
 
 MSP_GROUPS = {
     "technician": "atlas_msp_billing.group_msp_technician",
@@ -125,3 +128,39 @@ class MspBillingCase(MspBillingCommon):
 
     def lines_of(self, invoice, product):
         return invoice.invoice_line_ids.filtered(lambda line: line.product_id == product)
+
+
+class MspXmlRpcMixin:
+    """Calls through the test server's XML-RPC endpoint, as a user's script
+    does, for ``HttpCase`` classes (user passwords are their logins)."""
+
+    def rpc(self, user, model, method, *args, **kwargs):
+        return self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, user.id, user.login, model, method, list(args), kwargs
+        )
+
+    def count_records(self, models):
+        self.env.invalidate_all()
+        return {
+            model: self.env[model].sudo().with_context(active_test=False).search_count([])
+            for model in models
+        }
+
+    def assertRefusedOverRpc(
+        self, user, model, method, args, expected, *, watch=(), unchanged=None
+    ):
+        """``method`` called by ``user`` is refused as a user error (a validation,
+        not an access error or a crash) whose message contains ``expected``;
+        the records of ``watch`` are as many after the call as before, and the
+        fields of ``unchanged`` (record, field names) keep their values."""
+        before = self.count_records(watch)
+        values = unchanged and unchanged[0].sudo().read(unchanged[1])
+        with self.assertRaises(Fault) as catcher:
+            self.rpc(user, model, method, *args)
+        fault = catcher.exception
+        self.assertEqual(fault.faultCode, RPC_FAULT_CODE_WARNING, fault.faultString)
+        self.assertIn(expected, fault.faultString)
+        self.assertEqual(self.count_records(watch), before, f"{model}.{method} left records")
+        if unchanged:
+            self.assertEqual(unchanged[0].sudo().read(unchanged[1]), values)
+        return fault.faultString

@@ -53,7 +53,9 @@ class TestRevenueKpis(MspBillingCase):
         )
         cls.retainers = cls.monthly | cls.quarterly | cls.annual
         cls.log_time(13.0, "2026-01-20")
-        cls.log_time(32.0, "2026-02-10", task=cls.task_q)
+        # A time entry holds one day's work at most.
+        cls.log_time(16.0, "2026-02-10", task=cls.task_q)
+        cls.log_time(16.0, "2026-02-11", task=cls.task_q)
         cls.Report = cls.env["msp.revenue.report"].with_context(msp_date=FEB_15)
 
     def kpis(self, report=None):

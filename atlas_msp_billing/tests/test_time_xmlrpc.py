@@ -88,7 +88,7 @@ class TestTimeByXmlRpc(HttpCase, MspBillingCase):
         wizard_id = self.call(
             "msp.timesheet.bulk", "create", {"employee_id": self.employee.id, "line_ids": lines}
         )
-        with self.assertRaisesRegex(Fault, "Line 2 .*at most 24"):
+        with self.assertRaisesRegex(Fault, "Line 2 .*from 0 to 24"):
             self.call("msp.timesheet.bulk", "action_log_time", [wizard_id])
         self.assertFalse(
             self.env["account.analytic.line"].search_count([("project_id", "=", self.project.id)])

@@ -1,10 +1,10 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import float_is_zero
 from odoo.tools.misc import format_date
 
 from ..models.account_analytic_line import BILLING_CATEGORIES
-
-MAX_HOURS_PER_LINE = 24.0
+from ..models.msp_retainer_period import HOURS_DIGITS
 
 
 class MspTimesheetBulkLine(models.TransientModel):
@@ -53,8 +53,12 @@ class MspTimesheetBulkLine(models.TransientModel):
             reason = self.env._("choose a task or ticket.")
         elif not self.date:
             reason = self.env._("enter a date.")
-        elif self.unit_amount <= 0 or self.unit_amount > MAX_HOURS_PER_LINE:
-            reason = self.env._("hours must be more than 0 and at most 24.")
+        elif float_is_zero(self.unit_amount, precision_digits=HOURS_DIGITS):
+            # A line left at 0 h was forgotten; other hours follow the time entry's
+            # own rule, which the creation of its entry applies.
+            reason = self.env._("enter the hours worked.")
+        elif error := self.env["account.analytic.line"]._msp_hours_error(self.unit_amount):
+            reason = error
         elif not (self.name or "").strip():
             reason = self.env._("describe the work done.")
         if reason:
