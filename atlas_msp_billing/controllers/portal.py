@@ -84,7 +84,7 @@ class MspRetainerPortal(CustomerPortal):
         return request.render("atlas_msp_billing.portal_my_retainer", values)
 
     def _msp_retainer_page_values(self, retainer_sudo):
-        today = retainer_sudo._msp_today(retainer_sudo.company_id)
+        today = retainer_sudo.company_id._msp_today()
         periods = retainer_sudo.period_ids.filtered(lambda p: p.date_start <= today).sorted(
             "date_start", reverse=True
         )

@@ -1,3 +1,4 @@
+from . import msp_billing
 from . import msp_retainer_period
 from . import msp_retainer
 from . import msp_charge
@@ -13,6 +14,7 @@ from . import msp_timer_mixin
 from . import project_project
 from . import project_task
 from . import product_template
+from . import product_product
 from . import account_chart_template
 from . import sale_order
 from . import sale_order_line

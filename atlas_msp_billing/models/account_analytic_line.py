@@ -3,14 +3,9 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, float_compare
 from odoo.tools.misc import format_date
 
+from ..utils.constants import BILLING_CATEGORIES, HOURS_DIGITS, MAX_HOURS_PER_ENTRY
 from ..utils.roles import msp_role
-from .msp_retainer_period import HOURS_DIGITS
 
-BILLING_CATEGORIES = [
-    ("retainer", "Billable — Retainer"),
-    ("adhoc", "Billable — Ad Hoc"),
-    ("non_billable", "Non-Billable"),
-]
 # Editing these on a billed entry would change what its invoice says.
 BILLED_FIELDS = (
     "unit_amount",
@@ -26,7 +21,6 @@ BILLED_FIELDS = (
 # What decides an entry's retainer and period.
 RETAINER_FIELDS = {"msp_billing_category", "date", "task_id", "project_id", "partner_id"}
 # A time entry is one day's work: the hours of any entry, however it arrives.
-MAX_HOURS_PER_ENTRY = 24.0
 
 
 class AccountAnalyticLine(models.Model):

@@ -4,8 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_round
 
-from .account_analytic_line import BILLING_CATEGORIES
-from .msp_retainer_period import HOURS_DIGITS
+from ..utils.constants import BILLING_CATEGORIES, HOURS_DIGITS
 
 TIME_SCHEDULE_REPORT = "atlas_msp_billing.action_report_time_schedule"
 

@@ -254,9 +254,8 @@ class CrmLead(models.Model):
     def _msp_onboard_first_invoice(self, retainer):
         """Draft the first period's invoice now (for a future start, the one
         dated that start) instead of waiting for the daily billing run."""
-        day = max(retainer._msp_today(retainer.company_id), retainer.date_start)
-        Retainer = self.env["msp.retainer"].sudo()
-        invoices = Retainer._billing_run_retainers(retainer.sudo(), day)
+        day = max(retainer.company_id._msp_today(), retainer.date_start)
+        invoices = self.env["msp.billing"].sudo()._invoice_retainers(retainer.sudo(), day)
         if not invoices:
             raise UserError(
                 self.env._(

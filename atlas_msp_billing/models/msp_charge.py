@@ -75,12 +75,9 @@ class MspCharge(models.Model):
             if not charge.product_id:
                 continue
             pricelist = charge.partner_id.commercial_partner_id.property_product_pricelist
-            if pricelist:
-                charge.price_unit = pricelist._get_product_price(
-                    charge.product_id, charge.quantity or 1.0, date=charge.date
-                )
-            else:
-                charge.price_unit = charge.product_id.lst_price
+            charge.price_unit = charge.product_id._msp_sale_price(
+                pricelist, charge.date, charge.quantity or 1.0
+            )
 
     @api.depends("quantity", "price_unit")
     def _compute_price_subtotal(self):
@@ -136,13 +133,3 @@ class MspCharge(models.Model):
 
     def _check_not_billed_on_posted(self):
         self.sudo().invoice_line_id.move_id._msp_check_not_posted(self.env._("This charge"))
-
-    def _invoice_line_values(self):
-        self.ensure_one()
-        return {
-            "product_id": self.product_id.id,
-            "name": self.name,
-            "quantity": self.quantity,
-            "price_unit": self.price_unit,
-            "msp_charge_ids": [(6, 0, self.ids)],
-        }

@@ -1,10 +1,4 @@
 import logging
-from contextlib import contextmanager
-from datetime import datetime
-from types import SimpleNamespace
-
-import psycopg2
-import pytz
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -13,58 +7,15 @@ from odoo.tools.misc import format_date
 from odoo.tools.translate import LazyTranslate
 
 from ..utils import periods as period_math
+from ..utils.constants import BILLING_CYCLES, HOURS_DIGITS
 from ..utils.roles import msp_role
-from .msp_retainer_period import HOURS_DIGITS
 
 _lt = LazyTranslate(__name__)
 
 _logger = logging.getLogger(__name__)
 
-BILLING_CYCLES = [("monthly", "Monthly"), ("quarterly", "Quarterly"), ("annual", "Annual")]
-BILLING_PRODUCTS = {
-    "fee": "atlas_msp_billing.product_msp_retainer_fee",
-    "overage": "atlas_msp_billing.product_msp_overage",
-    "adhoc": "atlas_msp_billing.product_msp_adhoc_support",
-}
-# Conflicts with a concurrent run: the whole batch starts over, never reported
-# as a failure of one retainer.
-CONCURRENCY_ERRORS = (
-    psycopg2.errors.SerializationFailure,
-    psycopg2.errors.DeadlockDetected,
-    psycopg2.errors.LockNotAvailable,
-)
-
-
-@contextmanager
-def billing_isolation(env, on_failure=None):
-    """Run a block of the billing run in a savepoint: an error rolls the block
-    back alone and goes to ``on_failure``; a conflict with a concurrent run
-    propagates (the batch starts over). ``.failed`` tells the caller."""
-    outcome = SimpleNamespace(failed=False)
-    try:
-        with env.cr.savepoint():
-            yield outcome
-    except CONCURRENCY_ERRORS:
-        raise
-    except Exception as error:
-        env.invalidate_all()
-        outcome.failed = True
-        if on_failure:
-            on_failure(error)
-
-
 # Fields whose change would move or resize periods already invoiced.
 SCHEDULE_FIELDS = ("billing_cycle", "date_start", "partner_id", "company_id", "currency_id")
-
-
-class BillingClaims:
-    """What the invoices prepared so far in one retainer's run will bill, so
-    that the next invoice of the same run (catch-up) does not take it again."""
-
-    def __init__(self, env):
-        self.periods = env["msp.retainer.period"]
-        self.timesheet_ids = set()
-        self.charge_ids = set()
 
 
 class MspRetainer(models.Model):
@@ -208,7 +159,7 @@ class MspRetainer(models.Model):
     def _search_is_overage(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise UserError(self.env._("Unsupported search on 'In Overage'."))
-        today = fields.Date.context_today(self)
+        today = self.env.company._msp_today()
         ids = (
             self.env["msp.retainer.period"]
             ._search(
@@ -236,18 +187,8 @@ class MspRetainer(models.Model):
     # ------------------------------------------------------------------
     # Dates
     # ------------------------------------------------------------------
-    @api.model
-    def _msp_today(self, company=None):
-        """Today in the company's time zone (its partner's, else the user's);
-        the context key ``msp_date`` sets another reference date."""
-        if self.env.context.get("msp_date"):
-            return fields.Date.to_date(self.env.context["msp_date"])
-        company = company or self.env.company
-        tz = company.partner_id.tz or self.env.user.tz or "UTC"
-        return datetime.now(pytz.timezone(tz)).date()
-
     def _msp_today_by_retainer(self):
-        today = {company: self._msp_today(company) for company in self.company_id}
+        today = {company: company._msp_today() for company in self.company_id}
         return {retainer: today.get(retainer.company_id) for retainer in self}
 
     @api.model
@@ -537,7 +478,7 @@ class MspRetainer(models.Model):
                 raise UserError(self.env._("Set the customer of %s first.", retainer.name))
         self.write({"state": "active"})
         for retainer in self:
-            today = retainer._msp_today(retainer.company_id)
+            today = retainer.company_id._msp_today()
             period = retainer._period_containing(max(today, retainer.date_start))
             if period:
                 retainer._ensure_periods([period])
@@ -550,13 +491,13 @@ class MspRetainer(models.Model):
         if any(retainer.state != "active" for retainer in self):
             raise UserError(self.env._("Only active retainers can be closed."))
         for retainer in self:
-            today = retainer._msp_today(retainer.company_id)
+            today = retainer.company_id._msp_today()
             billed_ends = retainer.period_ids.filtered("fee_billed").mapped("date_end")
             end = max([today, retainer.date_start, *billed_ends])
             if not retainer.date_end or retainer.date_end > end:
                 retainer.date_end = end
             if retainer.date_end < today:
-                self._billing_run_retainers(retainer, today)
+                self.env["msp.billing"]._invoice_retainers(retainer, today)
             else:
                 retainer.message_post(
                     body=self.env._(
@@ -593,8 +534,8 @@ class MspRetainer(models.Model):
                 raise UserError(
                     self.env._("Only active retainers can be invoiced (%s).", retainer.name)
                 )
-            invoices |= self._billing_run_retainers(
-                retainer, retainer._msp_today(retainer.company_id)
+            invoices |= self.env["msp.billing"]._invoice_retainers(
+                retainer, retainer.company_id._msp_today()
             )
         return self._billing_result_action(invoices)
 
@@ -642,243 +583,21 @@ class MspRetainer(models.Model):
                     "title": self.env._("Nothing to invoice"),
                     "message": self.env._("Everything due up to today is already invoiced."),
                     "sticky": False,
+                    # From the Generate Invoices Now dialog: the notice closes it.
+                    "next": {"type": "ir.actions.act_window_close"},
                 },
             }
         return invoices._get_records_action(name=self.env._("Generated Invoices"))
 
     # ------------------------------------------------------------------
-    # Billing run (billing rules 2-4)
+    # Billing (the run itself is msp.billing's)
     # ------------------------------------------------------------------
     @api.model
-    def _cron_run_billing(self, batch_size=100):
-        self._run_billing(commit=True, batch_size=batch_size)
-
-    @api.model
     def _run_billing(self, run_date=None, commit=False, batch_size=100):
-        """Draft every invoice due on ``run_date`` (default: today in each
-        company's time zone); return the invoices created.
+        """The billing run for ``run_date`` (see ``msp.billing._run_billing``)."""
+        return self.env["msp.billing"]._run_billing(run_date, commit, batch_size)
 
-        With ``commit``, each batch of retainers is its own transaction: a run
-        killed midway keeps the finished batches, and concurrent runs in other
-        processes take other retainers (SKIP LOCKED) instead of waiting.
-        """
-        invoices = self.env["account.move"]
-        candidates = self._billing_candidates(run_date)
-        done = 0
-        for start in range(0, len(candidates), batch_size):
-            batch = candidates[start : start + batch_size]
-            invoices |= self._billing_run_batch(batch, run_date, commit)
-            done += len(batch)
-            if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-                self.env["ir.cron"]._notify_progress(done=done, remaining=len(candidates) - done)
-        invoices |= self.env["res.partner"]._msp_run_adhoc_billing(run_date, commit=commit)
-        return invoices
-
-    @api.model
-    def _billing_candidates(self, run_date=None):
-        """Ids of active retainers with a period fee due or a closing invoice to make."""
-        retainers = self.sudo()
-        due = []
-        for company in retainers.search([("state", "=", "active")]).company_id:
-            day = run_date or retainers._msp_today(company)
-            due += retainers.search(
-                [
-                    ("company_id", "=", company.id),
-                    ("state", "=", "active"),
-                    "|",
-                    ("next_invoice_date", "<=", day),
-                    ("date_end", "<", day),
-                ],
-                order="id",
-            ).ids
-        return due
-
-    @api.model
-    def _billing_run_batch(self, ids, run_date, commit):
-        retainers = self.browse(ids)
-        for attempt in range(3):
-            try:
-                with self.env.cr.savepoint():
-                    locked = retainers._billing_lock(skip_locked=True)
-                    return self._billing_run_retainers(locked, run_date)
-            except CONCURRENCY_ERRORS:
-                # Another run billed some of them after our snapshot: start over
-                # with a fresh one, which sees its work.
-                if not commit or attempt == 2:
-                    raise
-                self.env.cr.rollback()
-                self.env.invalidate_all()
-        return self.env["account.move"]
-
-    def _billing_lock(self, skip_locked=False):
-        """Lock these retainers for billing; return those locked."""
-        if not self:
-            return self
-        self.env["msp.retainer"].flush_model()
-        self.env.cr.execute(
-            f"""SELECT id FROM msp_retainer WHERE id IN %s
-                FOR UPDATE {"SKIP LOCKED" if skip_locked else ""}""",
-            [tuple(self.ids)],
-        )
-        locked = self.browse([row[0] for row in self.env.cr.fetchall()])
-        locked.invalidate_recordset()
-        locked.period_ids.invalidate_recordset()
-        return locked
-
-    def _billing_run_retainers(self, retainers, run_date):
-        """Bill each retainer; one failing retainer rolls back alone."""
-        invoices = self.env["account.move"]
-        prepared = []
-        for retainer in retainers:
-            with billing_isolation(self.env, retainer._billing_report_failure):
-                day = run_date or retainer._msp_today(retainer.company_id)
-                prepared.append((retainer, retainer._billing_prepare_due(day)))
-        vals_list = [vals for _retainer, retainer_vals in prepared for vals in retainer_vals]
-        with billing_isolation(self.env) as batch:
-            invoices |= self._billing_create_invoices(vals_list)
-            for retainer, _vals in prepared:
-                retainer._billing_after_invoiced(run_date)
-        if not batch.failed:
-            return invoices
-        # The batch failed as a whole: retainer by retainer, to isolate the culprit.
-        invoices = self.env["account.move"]
-        for retainer, retainer_vals in prepared:
-            with billing_isolation(self.env, retainer._billing_report_failure):
-                invoices |= self._billing_create_invoices(retainer_vals)
-                retainer._billing_after_invoiced(run_date)
-        return invoices
-
-    def _billing_prepare_due(self, day):
-        """Invoice values for everything due on ``day``: one invoice per period
-        whose fee is due (oldest first: a run after an outage catches up), then
-        a closing invoice once the retainer has ended."""
-        self.ensure_one()
-        billed = {p.date_start for p in self.period_ids if p.fee_billed}
-        due = [
-            period
-            for period in period_math.periods_starting_until(
-                self.date_start, self.billing_cycle, day, self.date_end
-            )
-            if period.date_start not in billed
-        ]
-        claims = BillingClaims(self.env)
-        vals_list = [
-            self._billing_prepare_invoice(record, claims) for record in self._ensure_periods(due)
-        ]
-        if self.date_end and self.date_end < day:
-            closing = self._billing_prepare_closing(claims)
-            if closing:
-                vals_list.append(closing)
-        return vals_list
-
-    def _billing_prepare_invoice(self, period, claims=None):
-        """Values of the fee invoice of ``period``: its fee, plus (with
-        ``claims``, which tracks what earlier invoices of the same run took)
-        the overage of ended periods and the unbilled ad-hoc time and charges
-        dated before the period starts."""
-        self.ensure_one()
-        vals = self._billing_invoice_header(period.date_start, period)
-        lines = {"fee": [period._fee_line_values()]}
-        overage = self.env["msp.retainer.period"]
-        if claims is not None:
-            overage = self._billing_unbilled_overage(period.date_start) - claims.periods
-            lines.update(self._billing_extra_lines(overage, period.date_start, claims))
-        vals.update(
-            {
-                "invoice_line_ids": self.env["res.partner"]._msp_invoice_lines(lines),
-                "msp_fee_period_ids": period._link_command(),
-                "msp_overage_period_ids": overage._link_command(),
-            }
-        )
-        return vals
-
-    def _billing_prepare_closing(self, claims):
-        """After the end date: whatever is still unbilled, on a closing invoice."""
-        self.ensure_one()
-        day_after = fields.Date.add(self.date_end, days=1)
-        overage = self._billing_unbilled_overage(day_after) - claims.periods
-        lines = self._billing_extra_lines(overage, day_after, claims)
-        if not any(lines.values()):
-            return None
-        vals = self._billing_invoice_header(
-            self.date_end, origin=self.env._("%s (closing)", self.name)
-        )
-        vals.update(
-            {
-                "invoice_line_ids": self.env["res.partner"]._msp_invoice_lines(lines),
-                "msp_overage_period_ids": overage._link_command(),
-            }
-        )
-        return vals
-
-    def _billing_unbilled_overage(self, before):
-        self.ensure_one()
-        return self.period_ids.filtered(
-            lambda p: (
-                p.date_end < before
-                and p.overage_hours > 0
-                and not p.overage_invoice_id
-                and self.company_id._msp_bills_period_overage(p.date_end)
-            )
-        )
-
-    def _billing_extra_lines(self, overage_periods, before, claims):
-        """Line values by section of what else is unbilled before ``before``:
-        overage of ``overage_periods``, ad-hoc time and charges; ``claims``
-        records them for the next invoice of the run."""
-        partner = self.partner_id
-        claims.periods |= overage_periods
-        time_lines = partner._msp_adhoc_time_lines(
-            before, self.adhoc_rate, self.currency_id, self.company_id, exclude=claims.timesheet_ids
-        )
-        charges = partner._msp_pending_charges(before, self.company_id, exclude=claims.charge_ids)
-        claims.timesheet_ids.update(
-            ts_id for vals in time_lines for ts_id in vals["msp_timesheet_ids"][0][2]
-        )
-        claims.charge_ids.update(charges.ids)
-        return {
-            "overage": [period._overage_line_values() for period in overage_periods],
-            "adhoc": time_lines,
-            **partner._msp_charge_lines(charges),
-        }
-
-    def _billing_invoice_header(self, invoice_date, period=None, origin=None):
-        self.ensure_one()
-        partner = self.partner_id
-        if period and not origin:
-            origin = self.env._(
-                "%(retainer)s, period %(start)s – %(end)s",
-                retainer=self.name,
-                start=format_date(self.env, period.date_start),
-                end=format_date(self.env, period.date_end),
-            )
-        vals = partner._msp_invoice_header(
-            self.company_id, self.currency_id, invoice_date, origin, self.user_id
-        )
-        vals["msp_retainer_id"] = self.id
-        return vals
-
-    @api.model
-    def _billing_create_invoices(self, vals_list):
-        if not vals_list:
-            return self.env["account.move"]
-        return (
-            self.env["account.move"]
-            .sudo()
-            .with_context(default_move_type="out_invoice", tracking_disable=True)
-            .create(vals_list)
-            .sudo(False)
-        )
-
-    def _billing_after_invoiced(self, run_date):
-        """An ended retainer whose last period is invoiced is closed."""
-        self.ensure_one()
-        day = run_date or self._msp_today(self.company_id)
-        if self.date_end and self.date_end < day:
-            self.write({"state": "closed"})
-
-    def _billing_report_failure(self, error):
+    def _msp_report_billing_failure(self, error):
         """Rule 4: log it, post it on the retainer, and ask a billing manager."""
         self.ensure_one()
         _logger.warning("Billing of retainer %s failed: %s", self.name, error)
@@ -893,7 +612,3 @@ class MspRetainer(models.Model):
             note=message,
             user_id=(manager or self.user_id or self.env.user).id,
         )
-
-    @api.model
-    def _billing_product(self, kind):
-        return self.env.ref(BILLING_PRODUCTS[kind])

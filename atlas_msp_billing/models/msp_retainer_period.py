@@ -1,16 +1,16 @@
 from markupsafe import Markup
 
-from odoo import Command, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, float_round
 from odoo.tools.misc import format_date
 from odoo.tools.translate import LazyTranslate
 
+from ..utils.constants import HOURS_DIGITS, USAGE_OVERAGE_PERCENT, USAGE_WARNING_PERCENT
 from ..utils.roles import msp_role
 
 _lt = LazyTranslate(__name__)
 
-HOURS_DIGITS = 2
 # What an invoice states about its period; frozen once the invoice is posted.
 SNAPSHOT_FIELDS = {
     "date_start",
@@ -25,8 +25,8 @@ SNAPSHOT_FIELDS = {
 # Usage alerts (rule 8): flag, the open activity it raised, threshold in % of the
 # included hours, and whether reaching it (80 %: ≥) or only passing it (100 %: >) counts.
 USAGE_ALERTS = (
-    ("alert_80_sent", "alert_80_activity_id", 80.0, True),
-    ("alert_100_sent", "alert_100_activity_id", 100.0, False),
+    ("alert_80_sent", "alert_80_activity_id", USAGE_WARNING_PERCENT, True),
+    ("alert_100_sent", "alert_100_activity_id", USAGE_OVERAGE_PERCENT, False),
 )
 USAGE_ALERT_QUEUE = "atlas_msp_billing.usage_alert_period_ids"
 
@@ -221,7 +221,6 @@ class MspRetainerPeriod(models.Model):
             return
         activity_type = self.env.ref("atlas_msp_billing.mail_activity_type_msp_usage_alert")
         retainer_model_id = self.env["ir.model"]._get_id("msp.retainer")
-        today = fields.Date.context_today(self)
         notes, activities = [], []
         for period in self:
             retainer = period.retainer_id
@@ -243,7 +242,7 @@ class MspRetainerPeriod(models.Model):
                     "summary": summary,
                     "note": note,
                     "user_id": (retainer.user_id or retainer.create_uid).id,
-                    "date_deadline": today,
+                    "date_deadline": period.company_id._msp_today(),
                 }
             )
         self._msp_log_notes(notes)
@@ -258,7 +257,7 @@ class MspRetainerPeriod(models.Model):
 
     def _msp_alert_summary(self, percent):
         customer = self.retainer_id.partner_id.name
-        if percent >= 100.0:
+        if percent >= USAGE_OVERAGE_PERCENT:
             return self.env._("%(customer)s is in overage", customer=customer)
         return self.env._(
             "%(customer)s used %(percent)s %% of its hours", customer=customer, percent=int(percent)
@@ -337,47 +336,9 @@ class MspRetainerPeriod(models.Model):
                         invoice=period.invoice_id.display_name,
                     )
                 )
-            retainer = period.retainer_id
-            retainer._billing_lock()
-            invoices |= retainer._billing_create_invoices(
-                [retainer._billing_prepare_invoice(period)]
+            billing = self.env["msp.billing"]
+            retainer = billing._lock_retainers(period.retainer_id)
+            invoices |= billing._create_invoices(
+                [billing._prepare_period_invoice(retainer, period)]
             )
         return invoices._get_records_action(name=self.env._("Regenerated Invoices"))
-
-    def _fee_line_values(self):
-        self.ensure_one()
-        retainer = self.retainer_id
-        return {
-            "product_id": retainer._billing_product("fee").id,
-            "name": self.env._(
-                "%(retainer)s – retainer fee, %(start)s to %(end)s%(partial)s",
-                retainer=retainer.name,
-                start=format_date(self.env, self.date_start),
-                end=format_date(self.env, self.date_end),
-                partial=self.env._(" (prorated)") if self.is_partial else "",
-            ),
-            "quantity": 1.0,
-            "price_unit": self.amount,
-        }
-
-    def _overage_line_values(self):
-        self.ensure_one()
-        retainer = self.retainer_id
-        return {
-            "product_id": retainer._billing_product("overage").id,
-            "name": self.env._(
-                "%(retainer)s – overage %(start)s to %(end)s: %(used).2f h used, "
-                "%(included).2f h included, %(overage).2f h over",
-                retainer=retainer.name,
-                start=format_date(self.env, self.date_start),
-                end=format_date(self.env, self.date_end),
-                used=self.hours_used,
-                included=self.included_hours,
-                overage=self.overage_hours,
-            ),
-            "quantity": self.overage_hours,
-            "price_unit": self.overage_rate,
-        }
-
-    def _link_command(self):
-        return [Command.link(period.id) for period in self]

@@ -1,10 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..utils.periods import CYCLE_MONTHS
+from ..utils.constants import BILLING_CYCLES, CYCLE_MONTHS, HOURS_DIGITS
 from ..utils.roles import msp_role
-from .msp_retainer import BILLING_CYCLES
-from .msp_retainer_period import HOURS_DIGITS
 
 # Rows the dashboard lists in its overage and usage tables; the analysis
 # views show them all.
@@ -160,7 +158,7 @@ class MspRevenueReport(models.Model):
             today=SQL(", ").join(
                 SQL("(%s, %s::date)", company_id, day) for company_id, day in self._msp_days()
             ),
-            rate_date=self.env["msp.retainer"]._msp_today(self.env.company),
+            rate_date=self.env.company._msp_today(),
             root=self.env.company.root_id.id,
             target=self.env.company.currency_id.id,
             months=SQL(
@@ -180,8 +178,7 @@ class MspRevenueReport(models.Model):
 
     def _msp_days(self):
         """(company id, today) of each current company."""
-        Retainer = self.env["msp.retainer"]
-        return [(company.id, Retainer._msp_today(company)) for company in self.env.companies]
+        return [(company.id, company._msp_today()) for company in self.env.companies]
 
     # ------------------------------------------------------------------
     # Key figures
@@ -222,7 +219,7 @@ class MspRevenueReport(models.Model):
         company's currency. The whole pipeline of the companies, whatever leads the
         user's own sales rights show: managers read the MSP's figures here."""
         currency = self.env.company.currency_id
-        today = self.env["msp.retainer"]._msp_today(self.env.company)
+        today = self.env.company._msp_today()
         groups = (
             self.env["crm.lead"]
             .sudo()

@@ -1,3 +1,7 @@
+from datetime import datetime
+
+import pytz
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
@@ -79,6 +83,16 @@ class ResCompany(models.Model):
         "that their history is not invoiced. Empty: no limit.",
     )
 
+    def _msp_today(self):
+        """Today in this company's time zone (its partner's, else the user's): the
+        one "today" of the add-on's computes, searches, crons and wizards. The
+        context key ``msp_date`` sets another reference date."""
+        if self.env.context.get("msp_date"):
+            return fields.Date.to_date(self.env.context["msp_date"])
+        company = self or self.env.company
+        tz = company.partner_id.tz or self.env.user.tz or "UTC"
+        return datetime.now(pytz.timezone(tz)).date()
+
     @api.model
     def _msp_billable_date_domain(self):
         """Domain of the time entries or charges (records with ``company_id`` and
@@ -128,8 +142,7 @@ class ResCompany(models.Model):
                 limit=1,
             )
             if history:
-                today = self.env["msp.retainer"]._msp_today(company)
-                company.msp_billing_start_date = today
+                company.msp_billing_start_date = company._msp_today()
 
     def write(self, vals):
         # Billing managers have write access to companies (security CSV) for the

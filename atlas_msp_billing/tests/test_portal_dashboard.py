@@ -305,7 +305,7 @@ class TestRetainerPortal(MspBillingCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        today = cls.env["msp.retainer"]._msp_today()
+        today = cls.env.company._msp_today()
         this_month = today.replace(day=1)
         last_month = this_month - relativedelta(months=1)
         cls.contact = cls.env["res.partner"].create(
@@ -318,7 +318,7 @@ class TestRetainerPortal(MspBillingCase, HttpCase):
         # Last month: 12 h of 10 (2 h over at 120); this month: 4 h of 10.
         cls.log_time(12.0, last_month + timedelta(days=3))
         cls.log_time(4.0, this_month)
-        cls.invoices = cls.env["msp.retainer"]._billing_run_retainers(cls.retainer, today)
+        cls.invoices = cls.env["msp.billing"]._invoice_retainers(cls.retainer, today)
         cls.posted = cls.invoices.sorted("invoice_date")[0]
         cls.posted.action_post()
 

@@ -189,7 +189,7 @@ class TestTimeEntry(MspBillingCase):
 
     def test_category_of_billed_entry_is_locked(self):
         adhoc_time = self.entry(2.0, task=self.other_task, day="2026-10-20")
-        invoice = self.env["res.partner"]._msp_run_adhoc_billing(
+        invoice = self.env["msp.billing"]._run_adhoc_billing(
             run_date=fields.Date.to_date("2026-11-01"), partners=self.other_customer
         )
         self.assertEqual(adhoc_time.msp_invoice_line_id.move_id, invoice)

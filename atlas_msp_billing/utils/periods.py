@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
-CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
+from .constants import CYCLE_MONTHS
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ class MspBillingRun(models.TransientModel):
     run_date = fields.Date(
         string="Invoice Up To",
         required=True,
-        default=lambda self: self.env["msp.retainer"]._msp_today(),
+        default=lambda self: self.env.company._msp_today(),
         help="Drafts every invoice due on this date, as the daily billing run does.",
     )
 
     @api.constrains("run_date")
     def _check_run_date(self):
-        today = self.env["msp.retainer"]._msp_today()
+        today = self.env.company._msp_today()
         for wizard in self:
             if wizard.run_date > today:
                 raise UserError(

@@ -3,8 +3,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import float_is_zero
 from odoo.tools.misc import format_date
 
-from ..models.account_analytic_line import BILLING_CATEGORIES
-from ..models.msp_retainer_period import HOURS_DIGITS
+from ..utils.constants import BILLING_CATEGORIES, HOURS_DIGITS
 
 
 class MspTimesheetBulkLine(models.TransientModel):

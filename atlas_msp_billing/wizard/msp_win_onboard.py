@@ -1,8 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools.translate import LazyTranslate
 
-from ..models.msp_retainer import BILLING_CYCLES
-from ..models.msp_retainer_period import HOURS_DIGITS
+from ..utils.constants import BILLING_CYCLES, HOURS_DIGITS
 from ..utils.roles import msp_role
 
 _lt = LazyTranslate(__name__)
@@ -40,7 +39,7 @@ class MspWinOnboard(models.TransientModel):
     overage_rate = fields.Monetary()
     adhoc_rate = fields.Monetary(
         string="Ad-hoc Rate",
-        default=lambda self: self.env["msp.retainer"]._billing_product("adhoc").lst_price,
+        default=lambda self: self.env["msp.billing"]._get_billing_product("adhoc").lst_price,
     )
     date_start = fields.Date(string="Start Date", required=True, default=fields.Date.context_today)
     sla_policy_id = fields.Many2one(
