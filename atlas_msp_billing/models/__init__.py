@@ -1,4 +1,6 @@
 from . import msp_billing
+from . import msp_billing_invoice
+from . import msp_recurring_mixin
 from . import msp_retainer_period
 from . import msp_retainer
 from . import msp_charge

@@ -225,7 +225,7 @@ class AccountAnalyticLine(models.Model):
             )
         retainer = self.env["msp.retainer"].sudo().browse(retainer_id)
         if not period_id:
-            return retainer, retainer._ensure_period_for_date(day)
+            return retainer, self.env["msp.retainer.period"]._ensure_period_for_date(retainer, day)
         period = self.env["msp.retainer.period"].sudo().browse(period_id)
         if overage_move_id and period.overage_invoice_id.state != "cancel":
             raise ValidationError(

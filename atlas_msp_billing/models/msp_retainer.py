@@ -6,8 +6,7 @@ from odoo.tools import float_round
 from odoo.tools.misc import format_date
 from odoo.tools.translate import LazyTranslate
 
-from ..utils import periods as period_math
-from ..utils.constants import BILLING_CYCLES, HOURS_DIGITS
+from ..utils.constants import HOURS_DIGITS
 from ..utils.roles import msp_role
 
 _lt = LazyTranslate(__name__)
@@ -21,7 +20,7 @@ SCHEDULE_FIELDS = ("billing_cycle", "date_start", "partner_id", "company_id", "c
 class MspRetainer(models.Model):
     _name = "msp.retainer"
     _description = "Retainer"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "msp.recurring.mixin"]
     _order = "date_start desc, id desc"
     _check_company_auto = True
 
@@ -61,9 +60,6 @@ class MspRetainer(models.Model):
         domain="[('share', '=', False)]",
     )
     amount = fields.Monetary(string="Fee per Cycle", tracking=True)
-    billing_cycle = fields.Selection(
-        BILLING_CYCLES, required=True, default="monthly", tracking=True
-    )
     included_hours = fields.Float(digits=(16, HOURS_DIGITS), tracking=True)
     overage_rate = fields.Monetary(
         tracking=True, help="Hourly rate for retainer time above the included hours."
@@ -71,10 +67,6 @@ class MspRetainer(models.Model):
     adhoc_rate = fields.Monetary(
         string="Ad-hoc Rate", tracking=True, help="Hourly rate for Billable — Ad Hoc time."
     )
-    date_start = fields.Date(
-        string="Start Date", required=True, tracking=True, default=fields.Date.context_today
-    )
-    date_end = fields.Date(string="End Date", tracking=True)
     state = fields.Selection(
         [("draft", "Draft"), ("active", "Active"), ("closed", "Closed")],
         default="draft",
@@ -208,16 +200,6 @@ class MspRetainer(models.Model):
             limit=1,
         )
 
-    def _period_at(self, index):
-        self.ensure_one()
-        return period_math.period_at(self.date_start, self.billing_cycle, index, self.date_end)
-
-    def _period_containing(self, day):
-        self.ensure_one()
-        return period_math.period_containing(
-            self.date_start, self.billing_cycle, day, self.date_end
-        )
-
     def _periods_covering(self, days):
         """{retainer: period record covering its day}, for existing records only."""
         result = {}
@@ -229,45 +211,6 @@ class MspRetainer(models.Model):
                 lambda p, d=day: p.date_start <= d <= p.date_end
             )[:1]
         return result
-
-    # ------------------------------------------------------------------
-    # Periods as a ledger (billing rule 1)
-    # ------------------------------------------------------------------
-    def _period_values(self, period):
-        self.ensure_one()
-        ratio = period.ratio
-        return {
-            "retainer_id": self.id,
-            "date_start": period.date_start,
-            "date_end": period.date_end,
-            "is_partial": period.is_partial,
-            "included_hours": float_round(
-                self.included_hours * ratio, precision_digits=HOURS_DIGITS
-            ),
-            "overage_rate": self.overage_rate,
-            "amount": self.currency_id.round(self.amount * ratio),
-        }
-
-    def _ensure_periods(self, periods):
-        """Records for the given ``periods_math.Period`` of this retainer,
-        created when missing (with the retainer's current terms)."""
-        self.ensure_one()
-        existing = {p.date_start: p for p in self.period_ids}
-        missing = [p for p in periods if p.date_start not in existing]
-        created = self.env["msp.retainer.period"]
-        if missing:
-            created = created.sudo().create([self._period_values(p) for p in missing]).sudo(False)
-        records = self.env["msp.retainer.period"]
-        for period in periods:
-            records |= existing.get(period.date_start) or created.filtered(
-                lambda r, d=period.date_start: r.date_start == d
-            )
-        return records
-
-    def _ensure_period_for_date(self, day):
-        self.ensure_one()
-        period = self._period_containing(day)
-        return self._ensure_periods([period]) if period else self.env["msp.retainer.period"]
 
     # ------------------------------------------------------------------
     # Validation
@@ -344,28 +287,6 @@ class MspRetainer(models.Model):
             domain.append(("date_start", "<=", date_end))
         return self.with_context(active_test=False).search(domain, limit=1)
 
-    def _msp_dates_label(self):
-        """The retainer's dates for messages: "from <start>" or "<start> – <end>"."""
-        self.ensure_one()
-        start = format_date(self.env, self.date_start)
-        if not self.date_end:
-            return self.env._("from %(start)s", start=start)
-        return self.env._(
-            "%(start)s – %(end)s", start=start, end=format_date(self.env, self.date_end)
-        )
-
-    @api.model
-    def _check_selection_values(self, vals):
-        cycle = vals.get("billing_cycle")
-        if cycle and cycle not in dict(BILLING_CYCLES):
-            raise ValidationError(
-                self.env._(
-                    "Unknown billing cycle %(cycle)r: use one of %(allowed)s.",
-                    cycle=cycle,
-                    allowed=", ".join(dict(BILLING_CYCLES)),
-                )
-            )
-
     def _check_schedule_change(self, vals):
         """Invoiced periods are history: their dates and terms stay as billed."""
         for retainer in self:
@@ -432,30 +353,8 @@ class MspRetainer(models.Model):
         self._check_schedule_change(vals)
         res = super().write(vals)
         if "date_end" in vals:
-            self._refresh_open_periods()
+            self.env["msp.retainer.period"]._reshape_open_periods(self)
         return res
-
-    def _refresh_open_periods(self):
-        """A new end date reshapes the periods not yet invoiced."""
-        for retainer in self:
-            for period in retainer.period_ids.filtered(lambda p: not p.fee_billed):
-                shape = retainer._period_containing(period.date_start)
-                if not shape:
-                    if period.timesheet_ids:
-                        raise UserError(
-                            self.env._(
-                                "Time is logged on %(period)s, after the new end date of "
-                                "%(retainer)s; move that time first.",
-                                period=period.display_name,
-                                retainer=retainer.name,
-                            )
-                        )
-                    period.sudo().unlink()
-                    continue
-                values = retainer._period_values(shape)
-                period.sudo().write(
-                    {k: values[k] for k in ("date_end", "is_partial", "included_hours", "amount")}
-                )
 
     @api.ondelete(at_uninstall=False)
     def _unlink_only_draft(self):
@@ -481,7 +380,7 @@ class MspRetainer(models.Model):
             today = retainer.company_id._msp_today()
             period = retainer._period_containing(max(today, retainer.date_start))
             if period:
-                retainer._ensure_periods([period])
+                self.env["msp.retainer.period"]._ensure_periods(retainer, [period])
         return True
 
     @msp_role("account_manager", _lt("Only account managers can close retainers."), write=True)

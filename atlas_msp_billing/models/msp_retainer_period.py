@@ -163,6 +163,70 @@ class MspRetainerPeriod(models.Model):
                 )
 
     # ------------------------------------------------------------------
+    # The ledger (rule 1): records created as soon as anything needs them
+    # ------------------------------------------------------------------
+    @api.model
+    def _prepare_period_values(self, retainer, shape):
+        """Values of the period ``shape`` (a ``utils.periods.Period``) of
+        ``retainer``, with the retainer's current terms prorated by days."""
+        ratio = shape.ratio
+        return {
+            "retainer_id": retainer.id,
+            "date_start": shape.date_start,
+            "date_end": shape.date_end,
+            "is_partial": shape.is_partial,
+            "included_hours": float_round(
+                retainer.included_hours * ratio, precision_digits=HOURS_DIGITS
+            ),
+            "overage_rate": retainer.overage_rate,
+            "amount": retainer.currency_id.round(retainer.amount * ratio),
+        }
+
+    @api.model
+    def _ensure_periods(self, retainer, shapes):
+        """The records of ``shapes`` of ``retainer``, created when missing."""
+        existing = {p.date_start: p for p in retainer.period_ids}
+        missing = [p for p in shapes if p.date_start not in existing]
+        created = self.browse()
+        if missing:
+            values = [self._prepare_period_values(retainer, p) for p in missing]
+            created = self.sudo().create(values).sudo(False)
+        records = self.browse()
+        for shape in shapes:
+            records |= existing.get(shape.date_start) or created.filtered(
+                lambda r, d=shape.date_start: r.date_start == d
+            )
+        return records
+
+    @api.model
+    def _ensure_period_for_date(self, retainer, day):
+        shape = retainer._period_containing(day)
+        return self._ensure_periods(retainer, [shape]) if shape else self.browse()
+
+    @api.model
+    def _reshape_open_periods(self, retainers):
+        """A new end date reshapes the periods not yet invoiced."""
+        for retainer in retainers:
+            for period in retainer.period_ids.filtered(lambda p: not p.fee_billed):
+                shape = retainer._period_containing(period.date_start)
+                if not shape:
+                    if period.timesheet_ids:
+                        raise UserError(
+                            self.env._(
+                                "Time is logged on %(period)s, after the new end date of "
+                                "%(retainer)s; move that time first.",
+                                period=period.display_name,
+                                retainer=retainer.name,
+                            )
+                        )
+                    period.sudo().unlink()
+                    continue
+                values = self._prepare_period_values(retainer, shape)
+                period.sudo().write(
+                    {k: values[k] for k in ("date_end", "is_partial", "included_hours", "amount")}
+                )
+
+    # ------------------------------------------------------------------
     # Usage alerts (billing rule 8)
     # ------------------------------------------------------------------
     def _msp_queue_usage_alerts(self):
@@ -338,7 +402,6 @@ class MspRetainerPeriod(models.Model):
                 )
             billing = self.env["msp.billing"]
             retainer = billing._lock_retainers(period.retainer_id)
-            invoices |= billing._create_invoices(
-                [billing._prepare_period_invoice(retainer, period)]
-            )
+            invoice = self.env["msp.billing.invoice"]._prepare_period_invoice(retainer, period)
+            invoices |= billing._create_invoices([invoice])
         return invoices._get_records_action(name=self.env._("Regenerated Invoices"))

@@ -2,7 +2,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..utils.constants import BILLING_CYCLES, HOURS_DIGITS
-from .msp_billing import BILLING_PRODUCTS
+from .msp_billing_invoice import BILLING_PRODUCTS
 
 # Every product the add-on ships that ends up on invoices: the retainer
 # invoices' products and the quote line products (sale_data.xml).

@@ -92,7 +92,7 @@ class SaleOrderLine(models.Model):
         self.ensure_one()
         product = self.product_id
         order = self.order_id
-        adhoc = self.env["msp.billing"]._get_billing_product("adhoc")
+        adhoc = self.env["msp.billing.invoice"]._get_billing_product("adhoc")
         return {
             "partner_id": order.partner_id.commercial_partner_id.id,
             "company_id": order.company_id.id,

@@ -5,7 +5,7 @@ from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
-from odoo.addons.atlas_msp_billing.models.msp_billing import MspBilling
+from odoo.addons.atlas_msp_billing.models.msp_billing_invoice import MspBillingInvoice
 
 from .common import MspBillingCase
 
@@ -155,14 +155,14 @@ class TestBillingRun(MspBillingCase):
         good = self.create_retainer()
         other_customer = self.env["res.partner"].create({"name": "Broken Ltd", "is_company": True})
         bad = self.create_retainer(partner_id=other_customer.id)
-        original = MspBilling._prepare_retainer_invoice
+        original = MspBillingInvoice._prepare_retainer_invoice
 
         def prepare(billing, retainer, *args, **kwargs):
             if retainer == bad:
                 raise ValidationError(retainer.env._("Broken Ltd has no invoice address"))
             return original(billing, retainer, *args, **kwargs)
 
-        with patch.object(MspBilling, "_prepare_retainer_invoice", prepare):
+        with patch.object(MspBillingInvoice, "_prepare_retainer_invoice", prepare):
             invoices = self.run_billing("2026-01-01")
         self.assertEqual(invoices.msp_retainer_id, good)
         self.assertFalse(bad.period_ids.invoice_id)

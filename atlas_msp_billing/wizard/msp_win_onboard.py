@@ -39,7 +39,9 @@ class MspWinOnboard(models.TransientModel):
     overage_rate = fields.Monetary()
     adhoc_rate = fields.Monetary(
         string="Ad-hoc Rate",
-        default=lambda self: self.env["msp.billing"]._get_billing_product("adhoc").lst_price,
+        default=lambda self: (
+            self.env["msp.billing.invoice"]._get_billing_product("adhoc").lst_price
+        ),
     )
     date_start = fields.Date(string="Start Date", required=True, default=fields.Date.context_today)
     sla_policy_id = fields.Many2one(
