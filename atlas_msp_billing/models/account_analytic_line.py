@@ -268,9 +268,21 @@ class AccountAnalyticLine(models.Model):
         lines.task_id._msp_register_first_response(fields.Datetime.now())
         return lines
 
-    def write(self, vals):
-        if any(field in vals for field in BILLED_FIELDS):
+    # ------------------------------------------------------------------
+    # Billed time is locked (rule 6), through sale_timesheet's own hooks
+    # ------------------------------------------------------------------
+    def _is_not_billed(self):
+        # Also read-only in Odoo's timesheet screens once a posted invoice bills it.
+        return super()._is_not_billed() and not self.sudo()._msp_billing_moves().filtered(
+            lambda move: move.state == "posted"
+        )
+
+    def _check_can_write(self, values):
+        if any(field in values for field in BILLED_FIELDS):
             self._msp_check_not_billed_on_posted()
+        return super()._check_can_write(values)
+
+    def write(self, vals):
         if "msp_billing_category" in vals:
             self._msp_check_category_change(vals["msp_billing_category"])
         usage_changes = bool((RETAINER_FIELDS | {"unit_amount"}) & set(vals))

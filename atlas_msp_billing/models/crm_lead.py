@@ -1,14 +1,13 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import escape_psql, float_round
 from odoo.tools.translate import LazyTranslate
 
 from ..utils import periods as period_math
-from ..utils.roles import msp_role
+from ..utils.roles import check_role, msp_role
 
 _lt = LazyTranslate(__name__)
 
-ACCOUNT_MANAGER_GROUP = "atlas_msp_billing.group_msp_account_manager"
 ONBOARD_NUMBERS = {
     "amount": _lt("fee per cycle"),
     "included_hours": _lt("included hours"),
@@ -213,8 +212,9 @@ class CrmLead(models.Model):
         SLA policy, an active retainer (and its first invoice on request).
         All or nothing; returns the retainer."""
         self.ensure_one()
-        if not self.env.user.has_group(ACCOUNT_MANAGER_GROUP):
-            raise AccessError(self.env._("Only account managers can win and onboard customers."))
+        check_role(
+            self, "account_manager", _lt("Only account managers can win and onboard customers.")
+        )
         if self.msp_retainer_id:
             raise UserError(
                 self.env._(

@@ -5,6 +5,11 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
+from odoo.tools.translate import LazyTranslate
+
+from ..utils.roles import check_role
+
+_lt = LazyTranslate(__name__)
 
 # What Revenue > Configuration > Settings edits: billing managers may change these
 # company fields without being Odoo administrators.
@@ -22,7 +27,6 @@ MSP_SETTINGS = frozenset(
         "msp_attach_time_schedule",
     }
 )
-BILLING_MANAGER = "atlas_msp_billing.group_msp_billing_manager"
 
 
 class ResCompany(models.Model):
@@ -161,8 +165,9 @@ class ResCompany(models.Model):
     def _msp_action_settings(self):
         """Revenue > Configuration > Settings: this company's billing options."""
         self.ensure_one()
-        if not self.env.user.has_group(BILLING_MANAGER):
-            raise AccessError(self.env._("Only billing managers can change the Revenue settings."))
+        check_role(
+            self, "billing_manager", _lt("Only billing managers can change the Revenue settings.")
+        )
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Revenue Settings"),

@@ -226,7 +226,12 @@ class TestReleaseAndLock(MspBillingCase):
             retainer_time.write({"unit_amount": 1.0})
         with self.assertRaises(UserError):
             self.retainer.period_ids[0].unlink()
+        # Odoo's timesheet screens show it read-only (sale_timesheet's hooks).
+        self.assertTrue(self.adhoc.readonly_timesheet)
+        self.assertFalse(self.adhoc._is_not_billed())
         february.button_draft()
+        self.adhoc.invalidate_recordset(["readonly_timesheet"])
+        self.assertFalse(self.adhoc.readonly_timesheet)
         self.adhoc.unit_amount = 3.0
         self.assertEqual(self.adhoc.unit_amount, 3.0)
 
