@@ -1,3 +1,5 @@
+from datetime import date
+
 from freezegun import freeze_time
 
 from odoo import Command, fields
@@ -433,3 +435,39 @@ class TestTimeEntry(MspBillingCase):
         self.assertEqual(self.retainer.with_user(self.user_account_manager).timesheet_count, 1)
         with self.assertRaises(AccessError):
             billable[0].with_user(self.user_account_manager).write({"unit_amount": 5.0})
+
+
+@tagged("post_install", "-at_install")
+class TestCategoryDefaults(MspBillingCase):
+    """Rule 7 on dates: the default follows the retainer covering the entry's day."""
+
+    def test_default_follows_the_covering_retainer(self):
+        self.create_retainer(date_end="2026-03-31")
+        inside = self.log_time(1.0, "2026-02-10", category=None)
+        self.assertEqual(inside.msp_billing_category, "retainer")
+        self.assertEqual(inside.msp_period_id.date_start, date(2026, 2, 1))
+        after = self.log_time(1.0, "2026-04-02", category=None)
+        self.assertEqual(after.msp_billing_category, "adhoc")
+        internal_project = self.env["project.project"].create({"name": "Internal"})
+        internal_task = self.env["project.task"].create(
+            {"name": "Lab upgrade", "project_id": internal_project.id}
+        )
+        internal = self.log_time(1.0, "2026-02-10", category=None, task=internal_task)
+        self.assertEqual(internal.msp_billing_category, "non_billable")
+        chosen = self.log_time(1.0, "2026-02-11", category="non_billable")
+        self.assertEqual(chosen.msp_billing_category, "non_billable")
+        self.assertFalse(chosen.msp_period_id)
+        # A chosen category stays when the entry moves.
+        chosen.date = "2026-02-12"
+        self.assertEqual(chosen.msp_billing_category, "non_billable")
+
+    def test_default_by_import(self):
+        self.create_retainer()
+        result = self.env["account.analytic.line"].load(
+            ["name", "project_id/.id", "employee_id/.id", "unit_amount", "date"],
+            [["Imported", str(self.project.id), str(self.employee.id), "2.5", "2026-01-15"]],
+        )
+        self.assertFalse(result["messages"], result["messages"])
+        entry = self.env["account.analytic.line"].browse(result["ids"])
+        self.assertEqual(entry.msp_billing_category, "retainer")
+        self.assertEqual(entry.msp_period_id.hours_used, 2.5)
