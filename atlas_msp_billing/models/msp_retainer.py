@@ -70,7 +70,7 @@ class BillingClaims:
 class MspRetainer(models.Model):
     _name = "msp.retainer"
     _description = "Retainer"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "date_start desc, id desc"
     _check_company_auto = True
 
@@ -897,3 +897,7 @@ class MspRetainer(models.Model):
     @api.model
     def _billing_product(self, kind):
         return self.env.ref(BILLING_PRODUCTS[kind])
+
+    def _compute_access_url(self):
+        for retainer in self:
+            retainer.access_url = f"/my/retainers/{retainer.id}"
