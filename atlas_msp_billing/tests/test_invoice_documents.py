@@ -242,6 +242,10 @@ class TestInvoiceDocuments(MspBillingCase):
         self.assertIn("Tickets resolved 0", text)
         self.assertIn("Breaches", text)
         self.assertNotIn("no tickets this period", text.lower())
+        # Nothing answered or resolved yet: no "0 (0.0 %)" that reads as all missed.
+        self.assertIn("Response target met none answered", text)
+        self.assertIn("Resolution target met none resolved", text)
+        self.assertNotIn("(0.0 %)", text)
         # Kept on one page: account's class, which wkhtmltopdf honours.
         self.assertIn("avoid-page-break-inside", section[0].get("class").split())
 
