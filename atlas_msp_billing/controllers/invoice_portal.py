@@ -22,18 +22,15 @@ class MspInvoicePortal(CustomerPortal):
             return request.redirect("/my")
         if not invoice_sudo.msp_attach_time_schedule:
             raise NotFound()
-        pdf = (
-            request.env["ir.actions.report"]
-            .sudo()
-            .with_company(invoice_sudo.company_id)
-            ._render_qweb_pdf(TIME_SCHEDULE_REPORT, invoice_sudo.ids)[0]
+        response = self._show_report(
+            model=invoice_sudo,
+            report_type="pdf",
+            report_ref=TIME_SCHEDULE_REPORT,
+            download=download,
         )
-        headers = [("Content-Type", "application/pdf"), ("Content-Length", len(pdf))]
         if download:
-            headers.append(
-                (
-                    "Content-Disposition",
-                    content_disposition(invoice_sudo._msp_time_schedule_filename()),
-                )
+            # Named as in the invoice mail, not after the invoice PDF itself.
+            response.headers["Content-Disposition"] = content_disposition(
+                invoice_sudo._msp_time_schedule_filename()
             )
-        return request.make_response(pdf, headers=headers)
+        return response

@@ -20,7 +20,7 @@ SCHEDULE_FIELDS = ("billing_cycle", "date_start", "partner_id", "company_id", "c
 class MspRetainer(models.Model):
     _name = "msp.retainer"
     _description = "Retainer"
-    _inherit = ["mail.thread", "mail.activity.mixin", "msp.recurring.mixin"]
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin", "msp.recurring.mixin"]
     _order = "date_start desc, id desc"
     _check_company_auto = True
 
@@ -511,3 +511,7 @@ class MspRetainer(models.Model):
             note=message,
             user_id=(manager or self.user_id or self.env.user).id,
         )
+
+    def _compute_access_url(self):
+        for retainer in self:
+            retainer.access_url = f"/my/retainers/{retainer.id}"

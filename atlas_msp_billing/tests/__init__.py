@@ -9,6 +9,7 @@ from . import test_time_xmlrpc
 from . import test_quotes
 from . import test_pipeline
 from . import test_portal_dashboard
+from . import test_portal
 from . import test_invoice_documents
 from . import test_roles
 from . import test_billing_product_taxes

@@ -241,6 +241,23 @@ class TestInvoiceDocuments(MspBillingCase):
         self.assertIn("Tickets opened 1", text)
         self.assertIn("Tickets resolved 0", text)
         self.assertIn("Breaches", text)
+        self.assertNotIn("no tickets this period", text.lower())
+        # Nothing answered or resolved yet: no "0 (0.0 %)" that reads as all missed.
+        self.assertIn("Response target met none answered", text)
+        self.assertIn("Resolution target met none resolved", text)
+        self.assertNotIn("(0.0 %)", text)
+        # Kept on one page: account's class, which wkhtmltopdf honours.
+        self.assertIn("avoid-page-break-inside", section[0].get("class").split())
+
+    def test_sla_summary_lists_breaches(self):
+        self.customer.msp_invoice_sla_summary = True
+        _retainer, invoice = self.billed_month_with_everything()
+        ticket = self.service_desk_ticket(datetime(2026, 1, 14, 10, 0), msp_priority="urgent")
+        self.assertEqual(invoice._msp_sla_summary()["breaches"], ticket)
+        section = self.render(INVOICE, invoice).xpath("//div[@id='msp_sla_summary']")[0]
+        text = self.text_of(section)
+        self.assertIn(f"Breaches 1: #{ticket.id} VPN down", text)
+        self.assertNotIn(" : ", text)
 
     def test_sla_summary_of_the_last_ended_period(self):
         self.customer.msp_invoice_sla_summary = True
@@ -251,7 +268,10 @@ class TestInvoiceDocuments(MspBillingCase):
         self.assertEqual(invoice._msp_sla_window(), (date(2026, 1, 1), date(2026, 1, 31)))
         text = self.text_of(self.render(INVOICE, invoice))
         self.assertIn("SLA summary", text, "shown with zero tickets too")
-        self.assertIn("Tickets opened 0", text)
+        self.assertIn("No tickets this period.", text)
+        # No targets "met" at 0 %, no empty table.
+        self.assertNotIn("(0.0 %)", text)
+        self.assertNotIn("Tickets opened", text)
 
     def test_no_sla_without_the_flag(self):
         _retainer, invoice = self.billed_month_with_everything()

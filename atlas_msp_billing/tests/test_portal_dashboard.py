@@ -1,10 +1,8 @@
 from datetime import timedelta
 
-from dateutil.relativedelta import relativedelta
-
 from odoo import fields
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import MspBillingCase
 
@@ -296,97 +294,3 @@ class TestRevenueKpis(MspBillingCase):
         )
         menus = self.env["ir.ui.menu"].with_user(self.user_technician)._visible_menu_ids()
         self.assertNotIn(dashboard.id, menus)
-
-
-@tagged("post_install", "-at_install")
-class TestRetainerPortal(MspBillingCase, HttpCase):
-    """A customer's contact follows its company's retainer on the portal."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        today = cls.env.company._msp_today()
-        this_month = today.replace(day=1)
-        last_month = this_month - relativedelta(months=1)
-        cls.contact = cls.env["res.partner"].create(
-            {"name": "Pat Portal", "parent_id": cls.customer.id, "email": "pat@example.com"}
-        )
-        cls.portal_user = new_test_user(
-            cls.env, login="msp_portal_pat", groups="base.group_portal", partner_id=cls.contact.id
-        )
-        cls.retainer = cls.create_retainer(date_start=last_month - relativedelta(months=1))
-        # Last month: 12 h of 10 (2 h over at 120); this month: 4 h of 10.
-        cls.log_time(12.0, last_month + timedelta(days=3))
-        cls.log_time(4.0, this_month)
-        cls.invoices = cls.env["msp.billing"]._invoice_retainers(cls.retainer, today)
-        cls.posted = cls.invoices.sorted("invoice_date")[0]
-        cls.posted.action_post()
-
-        cls.other_customer = cls.env["res.partner"].create(
-            {"name": "Other Customer Ltd", "is_company": True}
-        )
-        cls.other_retainer = cls.create_retainer(partner_id=cls.other_customer.id)
-
-    def test_retainer_list(self):
-        self.authenticate("msp_portal_pat", "msp_portal_pat")
-        response = self.url_open("/my/retainers")
-        self.assertEqual(response.status_code, 200)
-        self.assertIn(self.retainer.name, response.text)
-        self.assertIn(f'href="/my/retainers/{self.retainer.id}"', response.text)
-        self.assertNotIn(self.other_retainer.name, response.text)
-        self.assertIn("4.00 / 10.00 h", response.text)
-        self.assertIn("40 %", response.text)
-
-    def test_retainer_detail(self):
-        self.authenticate("msp_portal_pat", "msp_portal_pat")
-        response = self.url_open(f"/my/retainers/{self.retainer.id}")
-        self.assertEqual(response.status_code, 200)
-        page = response.text
-        self.assertIn('href="/my/retainers"', page)  # breadcrumb
-        # Current period: 10 h included, 4 used, 6 remaining, 40 %.
-        for text in ("10.00 h", "4.00 h", "6.00 h", "40 %"):
-            self.assertIn(text, page)
-        # Ledger: last month's 12 h and 2 h over.
-        self.assertIn("12.00 h", page)
-        self.assertIn("2.00 h", page)
-        self.assertEqual(page.count('class="o_msp_portal_period"'), 3)
-        # The posted invoice links to Odoo's invoice page; drafts do not.
-        self.assertIn(f'href="/my/invoices/{self.posted.id}"', page)
-        for draft in self.invoices - self.posted:
-            self.assertNotIn(f"/my/invoices/{draft.id}", page)
-        self.assertIn("Being prepared", page)
-
-    def test_other_customer_retainer_refused(self):
-        self.authenticate("msp_portal_pat", "msp_portal_pat")
-        response = self.url_open(f"/my/retainers/{self.other_retainer.id}")
-        self.assertEqual(response.status_code, 403)
-        self.assertNotIn(self.other_retainer.name, response.text)
-        missing = self.env["msp.retainer"].search([], order="id desc", limit=1).id + 1000
-        self.assertEqual(self.url_open(f"/my/retainers/{missing}").status_code, 404)
-
-    def test_ticket_service_levels(self):
-        ticket = self.env["project.task"].create(
-            {
-                "name": "Printer offline",
-                "project_id": self.env.ref("atlas_msp_billing.project_service_desk").id,
-                "partner_id": self.contact.id,
-                "msp_priority": "high",
-            }
-        )
-        self.assertTrue(ticket.msp_is_ticket)
-        self.authenticate("msp_portal_pat", "msp_portal_pat")
-        response = self.url_open(f"/my/tasks/{ticket.id}")
-        self.assertEqual(response.status_code, 200)
-        self.assertIn("Service level:", response.text)
-        self.assertIn("On Track", response.text)
-        self.assertIn("Answer by:", response.text)
-        self.assertIn("High", response.text)
-
-    def test_home_card(self):
-        self.authenticate("msp_portal_pat", "msp_portal_pat")
-        response = self.url_open("/my/home")
-        self.assertEqual(response.status_code, 200)
-        self.assertIn('href="/my/retainers"', response.text)
-        self.assertIn('data-placeholder_count="msp_retainer_count"', response.text)
-        counters = self.make_jsonrpc_request("/my/counters", {"counters": ["msp_retainer_count"]})
-        self.assertEqual(counters["msp_retainer_count"], 1)
