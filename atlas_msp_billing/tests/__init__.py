@@ -17,3 +17,4 @@ from . import test_billing_start_date
 from . import test_revenue_settings
 from . import test_bad_input_xmlrpc
 from . import test_win_onboard_defaults
+from . import test_charge_status
