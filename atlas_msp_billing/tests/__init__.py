@@ -18,3 +18,4 @@ from . import test_revenue_settings
 from . import test_bad_input_xmlrpc
 from . import test_win_onboard_defaults
 from . import test_charge_status
+from . import test_invoices_to_post
