@@ -19,3 +19,4 @@ from . import test_bad_input_xmlrpc
 from . import test_win_onboard_defaults
 from . import test_charge_status
 from . import test_invoices_to_post
+from . import test_home_action
