@@ -9,6 +9,8 @@ from odoo.http import request
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
+from ..utils.constants import USAGE_WARNING_PERCENT
+
 # Drafts are the MSP's work in progress: customers see their retainers once started.
 PORTAL_STATES = ("active", "closed")
 RETAINERS_HISTORY = "my_retainers_history"
@@ -23,6 +25,12 @@ class MspRetainerPortal(CustomerPortal):
     ``_document_check_access``; only what passed that check is read as
     superuser (the time entries of a period, and the MSP company's time
     zone, which decides the current period)."""
+
+    def _prepare_portal_layout_values(self):
+        # The usage bars turn amber where the usage alert does (rule 8).
+        values = super()._prepare_portal_layout_values()
+        values["msp_usage_warning_percent"] = USAGE_WARNING_PERCENT
+        return values
 
     # ------------------------------------------------------------------
     # List

@@ -8,6 +8,7 @@ from ..utils.roles import check_role, msp_role
 
 _lt = LazyTranslate(__name__)
 
+RETAINER_PLAN = "atlas_msp_billing.product_msp_retainer_plan"
 ONBOARD_NUMBERS = {
     "amount": _lt("fee per cycle"),
     "included_hours": _lt("included hours"),
@@ -108,6 +109,31 @@ class CrmLead(models.Model):
         months = period_math.cycle_months(billing_cycle or "monthly")
         return self.company_currency.round(self.msp_estimated_mrr * months)
 
+    def _msp_default_retainer_product(self):
+        """The retainer plan the opportunity was quoted with, else the plan the
+        add-on ships: its terms are the defaults of the onboarding."""
+        self.ensure_one()
+        quoted = self.order_ids.order_line.product_id.product_tmpl_id.filtered("msp_is_retainer")
+        if quoted:
+            return quoted[:1]
+        plan = self.env.ref(RETAINER_PLAN, raise_if_not_found=False)
+        return plan.product_tmpl_id if plan and plan.active else self.env["product.template"]
+
+    @api.model
+    def _msp_default_retainer_terms(self, product, billing_cycle):
+        """Included hours and overage rate of ``product`` (a retainer plan) for
+        ``billing_cycle``: the plan's hours are per its own cycle, so a
+        quarterly retainer on a monthly plan includes three times its hours."""
+        if not product:
+            return {"included_hours": 0.0, "overage_rate": 0.0}
+        months = period_math.cycle_months(billing_cycle or "monthly")
+        plan_months = period_math.cycle_months(product.msp_billing_cycle or "monthly")
+        hours = product.msp_included_hours * months / plan_months
+        return {
+            "included_hours": float_round(hours, precision_digits=2),
+            "overage_rate": product.msp_overage_rate,
+        }
+
     def _msp_check_onboard_values(self, values):
         """The values, completed with their defaults, or a clear refusal
         before anything is written."""
@@ -118,6 +144,11 @@ class CrmLead(models.Model):
         values["billing_cycle"] = cycle
         if values.get("amount") in (None, False):
             values["amount"] = self._msp_default_retainer_amount(cycle)
+        terms = self._msp_default_retainer_terms(self._msp_default_retainer_product(), cycle)
+        for key, default in terms.items():
+            # An explicit 0 is the user's choice; only a missing value defaults.
+            if values.get(key) is None:
+                values[key] = default
         for key, label in ONBOARD_NUMBERS.items():
             value = values.get(key) or 0.0
             if not isinstance(value, (int, float)) or value < 0:

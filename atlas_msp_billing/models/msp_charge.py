@@ -62,6 +62,16 @@ class MspCharge(models.Model):
         index=True,
         tracking=True,
     )
+    # ``state`` says whether the charge is taken by an invoice (what billing
+    # needs); users also need to know whether that invoice is final.
+    billing_status = fields.Selection(
+        [("pending", "Pending"), ("draft", "On Draft Invoice"), ("invoiced", "Invoiced")],
+        string="Status",
+        compute="_compute_billing_status",
+        store=True,
+        precompute=True,
+        index=True,
+    )
 
     @api.depends("product_id")
     def _compute_name(self):
@@ -89,6 +99,17 @@ class MspCharge(models.Model):
         for charge in self:
             move = charge.invoice_line_id.move_id
             charge.state = "invoiced" if move and move.state != "cancel" else "pending"
+
+    @api.depends("invoice_line_id.move_id.state")
+    def _compute_billing_status(self):
+        for charge in self:
+            move_state = charge.invoice_line_id.move_id.state
+            if move_state == "posted":
+                charge.billing_status = "invoiced"
+            elif move_state == "draft":
+                charge.billing_status = "draft"
+            else:
+                charge.billing_status = "pending"
 
     @api.constrains("quantity", "price_unit")
     def _check_amounts(self):

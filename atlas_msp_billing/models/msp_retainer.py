@@ -461,7 +461,9 @@ class MspRetainer(models.Model):
     @msp_role("technician")
     def action_view_timesheets(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("hr_timesheet.timesheet_action_all")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "atlas_msp_billing.msp_all_time_action"
+        )
         action.update(
             {
                 "name": self.env._("Time of %s", self.name),

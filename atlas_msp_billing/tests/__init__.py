@@ -18,3 +18,7 @@ from . import test_billing_start_date
 from . import test_revenue_settings
 from . import test_bad_input_xmlrpc
 from . import test_generated_invoices
+from . import test_win_onboard_defaults
+from . import test_charge_status
+from . import test_invoices_to_post
+from . import test_home_action

@@ -311,7 +311,7 @@ class TestTimer(MspBillingCase):
             wizard_env = self.env["msp.timer.stop"].with_user(self.user_technician)
             with Form(wizard_env.with_context(**action["context"])) as form:
                 self.assertEqual(form.task_id, self.task_a)
-                self.assertEqual(form.elapsed_hours, 0.75)
+                self.assertEqual(form.elapsed_seconds, 45 * 60)
                 self.assertEqual(form.rounded_hours, 0.75)
                 self.assertFalse(form.is_stale)
                 form.description = "Configured the printer"
@@ -329,7 +329,7 @@ class TestTimer(MspBillingCase):
             wizard_env = self.env["msp.timer.stop"].with_user(self.user_technician)
             with Form(wizard_env.with_context(**action["context"])) as form:
                 self.assertTrue(form.is_stale)
-                self.assertEqual(form.elapsed_hours, 11.0)
+                self.assertEqual(form.elapsed_seconds, 11 * 3600)
                 form.description = "Server upgrade"
             wizard = form.record
             with self.assertRaisesText(UserError, "more than zero"):

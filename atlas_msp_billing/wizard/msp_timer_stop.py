@@ -9,7 +9,12 @@ class MspTimerStop(models.TransientModel):
 
     task_id = fields.Many2one("project.task", required=True, ondelete="cascade")
     description = fields.Char(required=True)
-    elapsed_hours = fields.Float(string="Timer", compute="_compute_timer")
+    # The dialog shows the timer as its clock does (H:MM:SS, ticking while it
+    # runs), so that both read the same; the time logged is in hours.
+    elapsed_seconds = fields.Integer(string="Timer", compute="_compute_timer")
+    timer_state = fields.Selection(
+        [("running", "Running"), ("paused", "Paused")], compute="_compute_timer"
+    )
     rounded_hours = fields.Float(
         string="Time Logged",
         compute="_compute_timer",
@@ -25,7 +30,8 @@ class MspTimerStop(models.TransientModel):
     def _compute_timer(self):
         for wizard in self:
             timer = wizard.task_id._msp_timer() if wizard.task_id else self.env["msp.timer"]
-            wizard.elapsed_hours = timer.elapsed_seconds / 3600
+            wizard.elapsed_seconds = timer.elapsed_seconds
+            wizard.timer_state = timer.state
             wizard.rounded_hours = timer._msp_rounded_hours() if timer else 0.0
             wizard.is_stale = timer.is_stale
 

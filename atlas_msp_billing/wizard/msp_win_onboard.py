@@ -35,8 +35,31 @@ class MspWinOnboard(models.TransientModel):
         precompute=True,
         help="Defaults to the estimated MRR times the months of the cycle.",
     )
-    included_hours = fields.Float(digits=(16, HOURS_DIGITS))
-    overage_rate = fields.Monetary()
+    product_id = fields.Many2one(
+        "product.template",
+        string="Retainer Plan",
+        domain="[('msp_is_retainer', '=', True), ('company_id', 'in', (False, company_id))]",
+        compute="_compute_product_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="The plan whose included hours and overage rate the retainer starts with.",
+    )
+    included_hours = fields.Float(
+        digits=(16, HOURS_DIGITS),
+        compute="_compute_retainer_terms",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Defaults to the plan's included hours, for the chosen cycle.",
+    )
+    overage_rate = fields.Monetary(
+        compute="_compute_retainer_terms",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Defaults to the plan's overage rate.",
+    )
     adhoc_rate = fields.Monetary(
         string="Ad-hoc Rate",
         default=lambda self: (
@@ -72,6 +95,19 @@ class MspWinOnboard(models.TransientModel):
     def _compute_amount(self):
         for wizard in self:
             wizard.amount = wizard.lead_id._msp_default_retainer_amount(wizard.billing_cycle)
+
+    @api.depends("lead_id")
+    def _compute_product_id(self):
+        for wizard in self:
+            wizard.product_id = wizard.lead_id._msp_default_retainer_product()
+
+    @api.depends("product_id", "billing_cycle")
+    def _compute_retainer_terms(self):
+        for wizard in self:
+            terms = self.env["crm.lead"]._msp_default_retainer_terms(
+                wizard.product_id, wizard.billing_cycle
+            )
+            wizard.update(terms)
 
     def _onboard_values(self):
         self.ensure_one()
