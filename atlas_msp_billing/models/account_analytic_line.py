@@ -68,17 +68,22 @@ class AccountAnalyticLine(models.Model):
             line.msp_billing_category = self._msp_category_for(key, coverage)
 
     # A constraint rather than a check in the wizard: the Log Time wizard, the
-    # task's timesheet tab, imports and XML-RPC all go through it. Code running as
-    # superuser is trusted, as Odoo's access rules trust it: other modules' server
-    # flows (sale_timesheet's corrections of -1 h, totals of 50 h) keep working.
-    @api.constrains("unit_amount", "project_id")
+    # task's timesheet tab, imports and XML-RPC all go through it. It holds for
+    # the time this add-on bills or counts (rule 7); time on a sale order item
+    # and non-billable time keep Odoo's own timesheet rules, which allow
+    # corrections of -1 h and long totals on the order's invoicing.
+    @api.constrains("unit_amount", "project_id", "msp_billing_category", "so_line")
     def _check_msp_hours(self):
-        if self.env.su:
-            return
-        for line in self.filtered("project_id"):
+        for line in self.filtered(lambda line: line.project_id and line._msp_is_billed_here()):
             error = self._msp_hours_error(line.unit_amount)
             if error:
                 raise ValidationError(error)
+
+    def _msp_is_billed_here(self):
+        """Retainer time, and ad-hoc time that no sale order invoices."""
+        self.ensure_one()
+        category = self.msp_billing_category
+        return category == "retainer" or (category == "adhoc" and not self.so_line)
 
     @api.model
     def _msp_hours_error(self, hours):
