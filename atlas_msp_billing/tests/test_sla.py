@@ -6,7 +6,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 
-from .common import MspBillingCase
+from .common import MspBillingCase, backdate_tickets
 
 
 def dt(text):
@@ -105,7 +105,7 @@ class TestSla(MspBillingCase):
                 **values,
             }
         )
-        ticket._msp_backdate(dt(created))
+        backdate_tickets(ticket, dt(created))
         return ticket
 
     def resolve(self, ticket, when):
