@@ -27,6 +27,7 @@
         "data/product_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/mail_message_subtype_data.xml",
         "data/msp_sla_data.xml",
         "data/project_data.xml",
         "data/crm_stage_data.xml",

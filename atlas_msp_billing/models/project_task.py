@@ -13,6 +13,23 @@ class ProjectTask(models.Model):
         string="Is a Ticket", related="project_id.msp_is_service_desk", store=True
     )
 
+    # ------------------------------------------------------------------
+    # Chatter
+    # ------------------------------------------------------------------
+    def _creation_subtype(self):
+        if self.msp_is_ticket:
+            return self.env.ref("atlas_msp_billing.mt_ticket_new")
+        return super()._creation_subtype()
+
+    def _creation_message(self):
+        self.ensure_one()
+        if self.msp_is_ticket:
+            return self.env._(
+                'A new ticket has been opened in the "%(desk)s" service desk.',
+                desk=self.project_id.display_name,
+            )
+        return super()._creation_message()
+
     def _message_post_after_hook(self, message, msg_vals):
         if self.msp_is_ticket and self._msp_is_reply_to_customer(message):
             self._msp_register_first_response(message.date)
