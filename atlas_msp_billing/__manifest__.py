@@ -59,6 +59,7 @@
         "views/account_move_views.xml",
         "views/msp_revenue_report_views.xml",
         "views/portal_templates.xml",
+        "views/ticket_portal_templates.xml",
     ],
     "post_init_hook": "_post_init_hook",
     "assets": {

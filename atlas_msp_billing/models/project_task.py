@@ -1,8 +1,19 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from odoo.addons.project.models.project_task import CLOSED_STATES
 
 from .msp_sla_policy_line import check_priority
+
+PORTAL_READABLE_SLA_FIELDS = {
+    "msp_is_ticket",
+    "msp_priority",
+    "msp_sla_status",
+    "msp_response_deadline",
+    "msp_resolution_deadline",
+    "msp_first_response_date",
+    "msp_resolved_date",
+}
 
 
 class ProjectTask(models.Model):
@@ -90,3 +101,36 @@ class ProjectTask(models.Model):
                 )
             if task.partner_id and task.partner_id not in task.message_partner_ids:
                 task.message_subscribe(task.partner_id.ids)
+
+    @property
+    def SELF_READABLE_FIELDS(self):
+        # Customers read the service level of the tickets they see on the portal.
+        return super().SELF_READABLE_FIELDS | PORTAL_READABLE_SLA_FIELDS
+
+    @api.model
+    def _msp_open_portal_ticket(self, partner, name, priority, description):
+        """Open a ticket for the portal contact ``partner`` in its company's service
+        desk (see ``project.project._msp_service_desk_for``), where the customer's
+        SLA policy applies. Created as superuser: portal users create no tasks. The
+        contact follows the ticket (``_msp_sync_customer_followers``), so sees it."""
+        desk = self.env["project.project"]._msp_service_desk_for(partner)
+        if not desk:
+            raise UserError(
+                self.env._("No service desk takes tickets from the portal yet: call or email us.")
+            )
+        check_priority(self.env, priority)
+        # Like Odoo's mail gateway: the customer who opens a ticket is not its assignee.
+        return (
+            self.sudo()
+            .with_company(desk.company_id or self.env.company)
+            .with_context(default_user_ids=False)
+            .create(
+                {
+                    "name": name,
+                    "project_id": desk.id,
+                    "partner_id": partner.id,
+                    "msp_priority": priority,
+                    "description": description,
+                }
+            )
+        )
