@@ -92,13 +92,15 @@ class TestTicketPortal(MspBillingCase, HttpCase):
         self.assertIn("Reception printer offline", page.text)
         self.assertIn("Service level:", page.text)
         self.assertIn('<a href="/my/tickets">Tickets</a>', page.text)
+        self.assertIn("Service desk:", page.text)
         self.assertNotIn("Allocated Time", page.text)
 
     def test_open_ticket(self):
         self.authenticate("msp_ticket_pat", "msp_ticket_pat")
         form = self.url_open("/my/tickets/new")
         self.assertEqual(form.status_code, 200)
-        self.assertIn('name="csrf_token"', form.text)
+        for field in ('name="csrf_token"', 'name="name"', 'name="priority"', 'name="description"'):
+            self.assertIn(field, form.text)
         page = self.open_ticket(
             name="  Server room is too hot  ", priority="urgent", description="Since 8:00."
         )
