@@ -318,29 +318,11 @@ class MspSlaMixin(models.AbstractModel):
         or resolved in the window, or that missed a deadline falling in it.
         Percentages are 0–100 and 0.0 when there is nothing to measure."""
         start, stop = self._msp_utc_window(date_from, date_to)
-        now = fields.Datetime.now()
 
         def within(date):
             return bool(date) and start <= date < stop
 
-        in_window = expression.OR(
-            [(date_field, ">=", start), (date_field, "<", stop)]
-            for date_field in (
-                "create_date",
-                "msp_first_response_date",
-                "msp_resolved_date",
-                "msp_response_deadline",
-                "msp_resolution_deadline",
-            )
-        )
-        tickets = self.search(
-            [
-                ("msp_is_ticket", "=", True),
-                ("partner_id", "child_of", partners.ids),
-                *in_window,
-            ]
-        )
-        opened = tickets.filtered(lambda task: within(task.create_date))
+        tickets = self._msp_sla_window_tickets(partners, start, stop)
         responded = tickets.filtered(lambda task: within(task.msp_first_response_date))
         resolved = tickets.filtered(lambda task: within(task.msp_resolved_date))
         response_met = responded.filtered(
@@ -355,7 +337,47 @@ class MspSlaMixin(models.AbstractModel):
                 or task.msp_resolved_date <= task.msp_resolution_deadline
             )
         )
-        breaches = tickets.filtered(
+        response_hours = responded._msp_business_hours("msp_first_response_date")
+        resolution_hours = resolved._msp_business_hours("msp_resolved_date")
+        return {
+            "opened": len(tickets.filtered(lambda task: within(task.create_date))),
+            "resolved": len(resolved),
+            "response_met": len(response_met),
+            "response_met_pct": _percent(len(response_met), len(responded)),
+            "resolution_met": len(resolution_met),
+            "resolution_met_pct": _percent(len(resolution_met), len(resolved)),
+            "avg_response_hours": _average(response_hours),
+            "avg_resolution_hours": _average(resolution_hours),
+            "breaches": tickets._msp_sla_breaches(within),
+        }
+
+    @api.model
+    def _msp_sla_window_tickets(self, partners, start, stop):
+        """Tickets of ``partners`` and their contacts with a date of their SLA (opened,
+        answered, resolved, a deadline) in [``start``, ``stop``), naive UTC."""
+        in_window = expression.OR(
+            [(date_field, ">=", start), (date_field, "<", stop)]
+            for date_field in (
+                "create_date",
+                "msp_first_response_date",
+                "msp_resolved_date",
+                "msp_response_deadline",
+                "msp_resolution_deadline",
+            )
+        )
+        return self.search(
+            [
+                ("msp_is_ticket", "=", True),
+                ("partner_id", "child_of", partners.ids),
+                *in_window,
+            ]
+        )
+
+    def _msp_sla_breaches(self, within):
+        """The breached tickets opened or resolved in the window (``within`` tells
+        whether a date falls in it), or that missed a deadline falling in it."""
+        now = fields.Datetime.now()
+        return self.filtered(
             lambda task: (
                 task.msp_sla_status == "breached"
                 and (
@@ -365,19 +387,6 @@ class MspSlaMixin(models.AbstractModel):
                 )
             )
         )
-        response_hours = responded._msp_business_hours("msp_first_response_date")
-        resolution_hours = resolved._msp_business_hours("msp_resolved_date")
-        return {
-            "opened": len(opened),
-            "resolved": len(resolved),
-            "response_met": len(response_met),
-            "response_met_pct": _percent(len(response_met), len(responded)),
-            "resolution_met": len(resolution_met),
-            "resolution_met_pct": _percent(len(resolution_met), len(resolved)),
-            "avg_response_hours": _average(response_hours),
-            "avg_resolution_hours": _average(resolution_hours),
-            "breaches": breaches,
-        }
 
     @api.model
     def _msp_utc_window(self, date_from, date_to):
