@@ -27,6 +27,7 @@
         "data/product_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/mail_message_subtype_data.xml",
         "data/msp_sla_data.xml",
         "data/project_data.xml",
         "data/crm_stage_data.xml",
@@ -58,6 +59,7 @@
         "views/account_move_views.xml",
         "views/msp_revenue_report_views.xml",
         "views/portal_templates.xml",
+        "views/ticket_portal_templates.xml",
     ],
     "post_init_hook": "_post_init_hook",
     "assets": {

@@ -1,2 +1,3 @@
 from . import portal
 from . import invoice_portal
+from . import ticket_portal

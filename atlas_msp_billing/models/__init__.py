@@ -14,6 +14,7 @@ from . import msp_sla_policy_line
 from . import msp_timer
 from . import msp_timer_mixin
 from . import project_project
+from . import msp_sla_mixin
 from . import project_task
 from . import product_template
 from . import product_product

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ProjectProject(models.Model):
@@ -20,3 +20,19 @@ class ProjectProject(models.Model):
         )
         for project in self:
             project.msp_schedule_count = counts.get(project, 0)
+
+    @api.model
+    def _msp_service_desk_for(self, partner):
+        """The service desk where ``partner``'s company opens tickets from the portal:
+        a desk dedicated to that customer, else the first desk shared with customers
+        that is dedicated to no one (read as superuser: portal users read no projects)."""
+        customer = partner.commercial_partner_id
+        desks = self.sudo().search(
+            [
+                ("msp_is_service_desk", "=", True),
+                ("privacy_visibility", "=", "portal"),
+                ("partner_id", "in", [customer.id, False]),
+            ],
+            order="sequence, id",
+        )
+        return desks.filtered(lambda desk: desk.partner_id == customer)[:1] or desks[:1]

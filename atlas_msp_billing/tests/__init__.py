@@ -22,3 +22,5 @@ from . import test_win_onboard_defaults
 from . import test_charge_status
 from . import test_invoices_to_post
 from . import test_home_action
+from . import test_tickets
+from . import test_ticket_portal

@@ -27,6 +27,20 @@ def create_msp_users(env):
     }
 
 
+def backdate_tickets(tickets, create_date):
+    """Move the tickets' creation to ``create_date``, which their SLA deadlines
+    count from (the ORM sets ``create_date`` itself, at the transaction's time)."""
+    create_date = fields.Datetime.to_datetime(create_date)
+    tickets.flush_recordset()
+    tickets.env.cr.execute(
+        "UPDATE project_task SET create_date = %s WHERE id IN %s",
+        [create_date, tuple(tickets.ids)],
+    )
+    tickets.invalidate_recordset(["create_date"])
+    tickets.modified(["create_date"])
+    tickets.flush_recordset()
+
+
 class MspBillingCommon(TransactionCase):
     @classmethod
     def setUpClass(cls):

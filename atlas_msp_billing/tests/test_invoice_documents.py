@@ -6,7 +6,7 @@ from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools.misc import format_date
 
-from .common import MspBillingCase
+from .common import MspBillingCase, backdate_tickets
 
 SCHEDULE = "atlas_msp_billing.action_report_time_schedule"
 INVOICE = "account.account_invoices"
@@ -217,7 +217,7 @@ class TestInvoiceDocuments(MspBillingCase):
         ticket = self.env["project.task"].create(
             {"name": "VPN down", "project_id": desk.id, "partner_id": self.customer.id, **values}
         )
-        ticket._msp_backdate(created)
+        backdate_tickets(ticket, created)
         return ticket
 
     def test_sla_summary_section(self):

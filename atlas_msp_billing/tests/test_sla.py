@@ -6,7 +6,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 
-from .common import MspBillingCase
+from .common import MspBillingCase, backdate_tickets
 
 
 def dt(text):
@@ -21,34 +21,7 @@ class TestSla(MspBillingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.calendar = cls.env["resource.calendar"].create(
-            {
-                "name": "Service desk 9-17 (UTC)",
-                "tz": "UTC",
-                "attendance_ids": [Command.clear()]
-                + [
-                    Command.create(
-                        {
-                            "name": f"Day {day} {period}",
-                            "dayofweek": str(day),
-                            "hour_from": hour_from,
-                            "hour_to": hour_to,
-                            "day_period": period,
-                        }
-                    )
-                    for day in range(5)
-                    for hour_from, hour_to, period in ((9, 13, "morning"), (13, 17, "afternoon"))
-                ],
-            }
-        )
-        cls.env["resource.calendar.leaves"].create(
-            {
-                "name": "Public holiday",
-                "calendar_id": cls.calendar.id,
-                "date_from": dt("2026-03-04 00:00"),
-                "date_to": datetime(2026, 3, 4, 23, 59, 59),
-            }
-        )
+        cls.calendar = cls.create_calendar()
         cls.policy = cls.env["msp.sla.policy"].create(
             {
                 "name": "Test Policy",
@@ -95,6 +68,38 @@ class TestSla(MspBillingCase):
         )
         cls.stage_new, cls.stage_done = cls.desk.type_ids.sorted("sequence")
 
+    @classmethod
+    def create_calendar(cls):
+        calendar = cls.env["resource.calendar"].create(
+            {
+                "name": "Service desk 9-17 (UTC)",
+                "tz": "UTC",
+                "attendance_ids": [Command.clear()]
+                + [
+                    Command.create(
+                        {
+                            "name": f"Day {day} {period}",
+                            "dayofweek": str(day),
+                            "hour_from": hour_from,
+                            "hour_to": hour_to,
+                            "day_period": period,
+                        }
+                    )
+                    for day in range(5)
+                    for hour_from, hour_to, period in ((9, 13, "morning"), (13, 17, "afternoon"))
+                ],
+            }
+        )
+        cls.env["resource.calendar.leaves"].create(
+            {
+                "name": "Public holiday",
+                "calendar_id": calendar.id,
+                "date_from": dt("2026-03-04 00:00"),
+                "date_to": datetime(2026, 3, 4, 23, 59, 59),
+            }
+        )
+        return calendar
+
     def ticket(self, created, priority="normal", partner=None, **values):
         ticket = self.env["project.task"].create(
             {
@@ -105,7 +110,7 @@ class TestSla(MspBillingCase):
                 **values,
             }
         )
-        ticket._msp_backdate(dt(created))
+        backdate_tickets(ticket, dt(created))
         return ticket
 
     def resolve(self, ticket, when):
