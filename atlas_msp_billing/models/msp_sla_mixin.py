@@ -392,7 +392,7 @@ class MspSlaMixin(models.AbstractModel):
     def _msp_utc_window(self, date_from, date_to):
         """Naive UTC bounds [start, stop) of the days from ``date_from`` to ``date_to``
         in the company's time zone."""
-        tz = pytz.timezone(self.env.company.partner_id.tz or "UTC")
+        tz = self.env.company._msp_tz()
 
         def utc_midnight(day):
             local = tz.localize(datetime.combine(day, time.min))

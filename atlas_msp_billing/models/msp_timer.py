@@ -201,7 +201,7 @@ class MspTimer(models.Model):
         """The day the timer started, in the company's time zone: work started
         late in the evening belongs to that day, not to the UTC one."""
         self.ensure_one()
-        tz = pytz.timezone(self.company_id.partner_id.tz or self.user_id.tz or "UTC")
+        tz = self.company_id._msp_tz()
         return pytz.utc.localize(self.date_start).astimezone(tz).date()
 
     def _msp_employee(self):

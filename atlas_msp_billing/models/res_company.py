@@ -93,9 +93,13 @@ class ResCompany(models.Model):
         context key ``msp_date`` sets another reference date."""
         if self.env.context.get("msp_date"):
             return fields.Date.to_date(self.env.context["msp_date"])
+        return datetime.now(self._msp_tz()).date()
+
+    def _msp_tz(self):
+        """The company's time zone (its partner's, else the user's, else UTC): the
+        one that dates periods, time entries, timers and SLA windows."""
         company = self or self.env.company
-        tz = company.partner_id.tz or self.env.user.tz or "UTC"
-        return datetime.now(pytz.timezone(tz)).date()
+        return pytz.timezone(company.partner_id.tz or self.env.user.tz or "UTC")
 
     @api.model
     def _msp_billable_date_domain(self):
