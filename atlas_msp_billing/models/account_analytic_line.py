@@ -45,6 +45,16 @@ class AccountAnalyticLine(models.Model):
         copy=False,
         ondelete="set null",
     )
+    msp_overage_move_id = fields.Many2one(
+        "account.move",
+        string="Overage Counted On",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The invoice whose overage (or overage adjustment) counted this retainer time: "
+        "once it is posted, the entry is locked.",
+    )
     msp_invoice_line_id = fields.Many2one(
         "account.move.line",
         string="Billed on",
@@ -168,9 +178,9 @@ class AccountAnalyticLine(models.Model):
 
     @api.model
     def _msp_coverage(self, keys):
-        """{(customer id, day): (retainer id, period id, overage invoice id)} for the
-        keys whose customer (as its commercial partner) has an active retainer
-        covering the day; the period and invoice are None when there is none.
+        """{(customer id, day): (retainer id, period id)} for the keys whose
+        customer (as its commercial partner) has an active retainer covering the
+        day; the period is None when it has no record yet.
         One query for a whole batch of entries: this runs on every time entry."""
         pairs = {
             (partner_id, day)
@@ -183,14 +193,12 @@ class AccountAnalyticLine(models.Model):
         self.env["msp.retainer"].flush_model(
             ["partner_id", "active", "state", "date_start", "date_end"]
         )
-        self.env["msp.retainer.period"].flush_model(
-            ["retainer_id", "date_start", "date_end", "overage_invoice_id"]
-        )
+        self.env["msp.retainer.period"].flush_model(["retainer_id", "date_start", "date_end"])
         partner_ids, days = zip(*pairs, strict=True)
         self.env.cr.execute(
             SQL(
                 """
-                SELECT v.partner_id, v.day, r.id, p.id, p.overage_invoice_id
+                SELECT v.partner_id, v.day, r.id, p.id
                   FROM unnest(%s::int[], %s::date[]) AS v(partner_id, day)
                   JOIN res_partner rp ON rp.id = v.partner_id
                   JOIN msp_retainer r ON r.partner_id = rp.commercial_partner_id
@@ -217,7 +225,7 @@ class AccountAnalyticLine(models.Model):
                     "count against a retainer. Log it as Billable — Ad Hoc or Non-Billable."
                 )
             )
-        retainer_id, period_id, overage_move_id = coverage.get((partner_id, day), (None,) * 3)
+        retainer_id, period_id = coverage.get((partner_id, day), (None, None))
         if not retainer_id:
             customer = self.env["res.partner"].browse(partner_id).commercial_partner_id
             raise ValidationError(
@@ -231,17 +239,9 @@ class AccountAnalyticLine(models.Model):
         retainer = self.env["msp.retainer"].sudo().browse(retainer_id)
         if not period_id:
             return retainer, self.env["msp.retainer.period"]._ensure_period_for_date(retainer, day)
-        period = self.env["msp.retainer.period"].sudo().browse(period_id)
-        if overage_move_id and period.overage_invoice_id.state != "cancel":
-            raise ValidationError(
-                self.env._(
-                    "The overage of %(period)s is already invoiced on %(invoice)s: retainer "
-                    "time can no longer be added to it.",
-                    period=period.display_name,
-                    invoice=period.overage_invoice_id.display_name,
-                )
-            )
-        return retainer, period
+        # Late time (rule 10) is accepted even when the period's overage is
+        # invoiced: the next invoice bills the increase as an adjustment.
+        return retainer, self.env["msp.retainer.period"].sudo().browse(period_id)
 
     def _msp_assign_retainer(self):
         retainer_time = self.filtered(lambda line: line.msp_billing_category == "retainer")
@@ -332,7 +332,7 @@ class AccountAnalyticLine(models.Model):
         return res
 
     def _msp_billing_moves(self):
-        return self.msp_invoice_line_id.move_id | self.msp_period_id.overage_invoice_id
+        return self.msp_invoice_line_id.move_id | self.msp_overage_move_id
 
     def _msp_check_not_billed_on_posted(self):
         self.sudo()._msp_billing_moves()._msp_check_not_posted(self.env._("This time"))

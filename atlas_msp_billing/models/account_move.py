@@ -56,10 +56,16 @@ class AccountMove(models.Model):
         "its email and downloadable from the customer portal.",
     )
 
-    @api.depends("msp_fee_period_ids", "msp_overage_period_ids")
+    @api.depends(
+        "msp_fee_period_ids", "msp_overage_period_ids", "invoice_line_ids.msp_overage_period_id"
+    )
     def _compute_msp_period_ids(self):
         for move in self:
-            move.msp_period_ids = move.msp_fee_period_ids | move.msp_overage_period_ids
+            move.msp_period_ids = (
+                move.msp_fee_period_ids
+                | move.msp_overage_period_ids
+                | move.invoice_line_ids.msp_overage_period_id
+            )
 
     @api.depends("partner_id")
     def _compute_msp_customer_options(self):
@@ -72,8 +78,10 @@ class AccountMove(models.Model):
     def _search_msp_period_ids(self, operator, value):
         return [
             "|",
+            "|",
             ("msp_fee_period_ids", operator, value),
             ("msp_overage_period_ids", operator, value),
+            ("invoice_line_ids.msp_overage_period_id", operator, value),
         ]
 
     def _msp_check_not_posted(self, what):
@@ -94,6 +102,9 @@ class AccountMove(models.Model):
         the period fee is billed again only by "Regenerate invoice"."""
         lines = self.sudo().line_ids
         lines.msp_timesheet_ids.write({"msp_invoice_line_id": False})
+        self.env["account.analytic.line"].sudo().search(
+            [("msp_overage_move_id", "in", self.ids)]
+        ).write({"msp_overage_move_id": False})
         lines.msp_charge_ids.write({"invoice_line_id": False})
         self.sudo().msp_overage_period_ids.write({"overage_invoice_id": False})
 

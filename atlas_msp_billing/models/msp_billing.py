@@ -182,6 +182,7 @@ class MspBilling(models.AbstractModel):
                 ]
             )
         )
+        self._mark_overage_counted(moves)
         moves._message_log_batch(
             {
                 move.id: self._get_generated_note(inv)
@@ -190,6 +191,26 @@ class MspBilling(models.AbstractModel):
             author_id=self.env.ref("base.partner_root").id,
         )
         return moves.sudo(False)
+
+    @api.model
+    def _mark_overage_counted(self, moves):
+        """The retainer time of each period whose overage ``moves`` bill, and not
+        yet counted by another invoice, is counted by them: once posted, it is
+        locked (rule 6), while time logged later is billed as an adjustment."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE account_analytic_line entry
+               SET msp_overage_move_id = line.move_id
+              FROM account_move_line line
+             WHERE line.move_id IN %s
+               AND line.msp_overage_period_id = entry.msp_period_id
+               AND entry.msp_billing_category = 'retainer'
+               AND entry.msp_overage_move_id IS NULL
+            """,
+            [tuple(moves.ids)],
+        )
+        self.env["account.analytic.line"].invalidate_model(["msp_overage_move_id"])
 
     @api.model
     def _get_generated_note(self, invoice):

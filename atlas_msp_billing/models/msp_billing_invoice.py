@@ -122,7 +122,9 @@ class MspBillingInvoice(models.AbstractModel):
             ts_id for vals in time_lines for ts_id in vals["msp_timesheet_ids"][0][2]
         )
         claims.charge_ids.update(charges.ids)
-        invoice["overage_periods"] |= overage
+        # The invoice that first bills a period's overage is its overage invoice;
+        # a later adjustment (rule 10) is linked by its line only.
+        invoice["overage_periods"] |= overage.filtered(lambda p: not p.overage_invoice_id)
         sections = invoice["sections"]
         sections["overage"] += [self._prepare_overage_line_values(p) for p in overage]
         sections["adhoc"] += time_lines
@@ -131,13 +133,13 @@ class MspBillingInvoice(models.AbstractModel):
 
     @api.model
     def _get_unbilled_overage_periods(self, retainer, before):
-        """Ended periods whose overage is not billed; none of those ended before
-        the company's "Bill time from" day."""
+        """Ended periods with overage hours not yet on an invoice (late time
+        included, rule 10); none of those ended before the company's "Bill time
+        from" day."""
         return retainer.period_ids.filtered(
             lambda p: (
                 p.date_end < before
-                and p.overage_hours > 0
-                and not p.overage_invoice_id
+                and p._unbilled_overage_hours() > 0
                 and retainer.company_id._msp_bills_period_overage(p.date_end)
             )
         )
@@ -229,25 +231,38 @@ class MspBillingInvoice(models.AbstractModel):
 
     @api.model
     def _prepare_overage_line_values(self, period):
-        return {
-            "product_id": self._get_billing_product("overage").id,
-            "name": self.env._(
+        """The overage of an ended period at its snapshotted rate; when part of it
+        is already invoiced, the increase only, as an adjustment (rule 10)."""
+        hours = period._unbilled_overage_hours()
+        values = {
+            "retainer": period.retainer_id.name,
+            "start": format_date(self.env, period.date_start),
+            "end": format_date(self.env, period.date_end),
+            "used": period.hours_used,
+            "included": period.included_hours,
+            "overage": period.overage_hours,
+            "billed": period.overage_billed_hours,
+        }
+        if period.overage_billed_hours:
+            name = self.env._(
+                "%(retainer)s – overage adjustment %(start)s to %(end)s: %(used).2f h used, "
+                "%(overage).2f h over, %(billed).2f h already invoiced",
+                **values,
+            )
+        else:
+            name = self.env._(
                 "%(retainer)s – overage %(start)s to %(end)s: %(used).2f h used, "
                 "%(included).2f h included, %(overage).2f h over",
-                retainer=period.retainer_id.name,
-                start=format_date(self.env, period.date_start),
-                end=format_date(self.env, period.date_end),
-                used=period.hours_used,
-                included=period.included_hours,
-                overage=period.overage_hours,
-            ),
-            "quantity": period.overage_hours,
+                **values,
+            )
+        return {
+            "product_id": self._get_billing_product("overage").id,
+            "name": name,
+            "quantity": hours,
             "price_unit": period.overage_rate,
+            "msp_overage_period_id": period.id,
         }
 
-    # ------------------------------------------------------------------
-    # Ad-hoc time and charges
-    # ------------------------------------------------------------------
     @api.model
     def _get_unbilled_adhoc_domain(self):
         # Time on a sale order line is invoiced through its sale order.

@@ -92,6 +92,17 @@ class MspRetainerPeriod(models.Model):
         ondelete="set null",
         index="btree_not_null",
     )
+    overage_line_ids = fields.One2many(
+        "account.move.line", "msp_overage_period_id", string="Overage Lines", readonly=True
+    )
+    # Rule 10: what invoices (not cancelled) bill of the overage so far; overage
+    # hours above it are billed as an adjustment on the next invoice.
+    overage_billed_hours = fields.Float(
+        digits=(16, HOURS_DIGITS),
+        compute="_compute_overage_billed_hours",
+        store=True,
+        compute_sudo=True,
+    )
     alert_80_sent = fields.Boolean(readonly=True, copy=False)
     alert_100_sent = fields.Boolean(readonly=True, copy=False)
     # The account manager's open activity of each alert, withdrawn when usage
@@ -161,6 +172,27 @@ class MspRetainerPeriod(models.Model):
                         period=period.display_name,
                     )
                 )
+
+    @api.depends("overage_line_ids.quantity", "overage_line_ids.parent_state")
+    def _compute_overage_billed_hours(self):
+        billed = dict(
+            self.env["account.move.line"]._read_group(
+                [("msp_overage_period_id", "in", self.ids), ("parent_state", "!=", "cancel")],
+                ["msp_overage_period_id"],
+                ["quantity:sum"],
+            )
+        )
+        for period in self:
+            period.overage_billed_hours = float_round(
+                billed.get(period, 0.0), precision_digits=HOURS_DIGITS
+            )
+
+    def _unbilled_overage_hours(self):
+        """Overage hours not yet on an invoice (rule 10's adjustment, when some are)."""
+        self.ensure_one()
+        return float_round(
+            max(self.overage_hours - self.overage_billed_hours, 0.0), precision_digits=HOURS_DIGITS
+        )
 
     # ------------------------------------------------------------------
     # The ledger (rule 1): records created as soon as anything needs them
