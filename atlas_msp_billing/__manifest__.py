@@ -41,6 +41,7 @@
         "views/res_partner_views.xml",
         "views/product_views.xml",
         "wizard/msp_billing_run_views.xml",
+        "wizard/msp_billing_preview_views.xml",
         "views/res_company_views.xml",
         "views/account_analytic_line_views.xml",
         "wizard/msp_timesheet_bulk_views.xml",

@@ -236,25 +236,30 @@ class MspBilling(models.AbstractModel):
         """On the first day of each month (or on demand with ``force``), one
         invoice per customer without an active retainer, for its unbilled
         ad-hoc time and pending charges."""
-        retainers = self.env["msp.retainer"].sudo()
+        builder = self.env["msp.billing.invoice"]
         invoices = self.env["account.move"]
+        for partner, company, day in self._get_adhoc_billing_targets(run_date, partners, force):
+            with billing_isolation(self.env, partner._msp_report_adhoc_failure):
+                if self._lock_customer(partner):
+                    invoice = builder._prepare_adhoc_invoice(partner, day, company)
+                    if invoice:
+                        invoices |= self._create_invoices([invoice])
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return invoices
+
+    @api.model
+    def _get_adhoc_billing_targets(self, run_date=None, partners=None, force=False):
+        """(customer, company, day) of the customers without an active retainer
+        the run bills: on the first of the month in their company, or on demand."""
+        retainers = self.env["msp.retainer"].sudo()
         for company, partner_ids in self._get_adhoc_billing_customers(partners).items():
             day = run_date or company._msp_today()
             if day.day != 1 and not force:
                 continue
             for partner in self.env["res.partner"].browse(partner_ids).with_company(company):
-                if retainers._msp_covering(partner, day):
-                    continue
-                with billing_isolation(self.env, partner._msp_report_adhoc_failure):
-                    if self._lock_customer(partner):
-                        invoice = self.env["msp.billing.invoice"]._prepare_adhoc_invoice(
-                            partner, day, company
-                        )
-                        if invoice:
-                            invoices |= self._create_invoices([invoice])
-                if commit:
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
-        return invoices
+                if not retainers._msp_covering(partner, day):
+                    yield partner, company, day
 
     @api.model
     def _get_adhoc_billing_customers(self, partners=None):
@@ -289,3 +294,54 @@ class MspBilling(models.AbstractModel):
             "SELECT pg_try_advisory_xact_lock(%s, %s)", [ADHOC_BILLING_LOCK, partner.id]
         )
         return self.env.cr.fetchone()[0]
+
+    # ------------------------------------------------------------------
+    # Billing preview: the same preparing code, nothing written
+    # ------------------------------------------------------------------
+    @api.model
+    def _prepare_billing_preview(self, run_date=None):
+        """The invoices the run would prepare on ``run_date``, as prepared invoices
+        (see ``msp.billing.invoice._prepare_invoice``), writing nothing: no
+        invoice, period, message, activity or sequence number."""
+        builder = self.env["msp.billing.invoice"].with_context(msp_billing_preview=True)
+        prepared = []
+        retainers = self.env["msp.retainer"].browse(self._get_retainer_ids_to_invoice(run_date))
+        for retainer in retainers.with_context(msp_billing_preview=True):
+            day = run_date or retainer.company_id._msp_today()
+            try:
+                prepared += builder._prepare_retainer_invoices(retainer, day)
+            except Exception as error:  # pylint: disable=broad-except
+                # The run isolates and reports it (rule 4); the preview leaves it out.
+                _logger.info("Billing preview: retainer %s fails: %s", retainer.name, error)
+        for partner, company, day in self._get_adhoc_billing_targets(run_date):
+            invoice = builder._prepare_adhoc_invoice(partner, day, company)
+            if invoice:
+                prepared.append(invoice)
+        return prepared
+
+    @api.model
+    def _get_billing_preview_values(self, invoice):
+        """A prepared invoice as the billing preview shows it."""
+        header = invoice["header"]
+        currency = self.env["res.currency"].browse(header["currency_id"])
+        titles = self.env["msp.billing.invoice"]._get_invoice_sections()
+        lines = [
+            {
+                "section": titles[key],
+                "section_key": key,
+                "name": vals["name"],
+                "quantity": vals["quantity"],
+                "price_unit": vals["price_unit"],
+                "price_subtotal": currency.round(vals["quantity"] * vals["price_unit"]),
+            }
+            for key, section_lines in invoice["sections"].items()
+            for vals in section_lines
+        ]
+        return {
+            "partner_id": header["partner_id"],
+            "retainer_id": header.get("msp_retainer_id", False),
+            "invoice_date": header["invoice_date"],
+            "currency_id": currency.id,
+            "amount_untaxed": currency.round(sum(line["price_subtotal"] for line in lines)),
+            "lines": lines,
+        }

@@ -454,6 +454,16 @@ class MspRetainer(models.Model):
         )
 
     @api.model
+    def _get_billing_preview(self, run_date=None):
+        """What the billing run would draft on ``run_date``, writing nothing: one
+        dict per invoice (see ``msp.billing._get_billing_preview_values``)."""
+        billing = self.env["msp.billing"]
+        return [
+            billing._get_billing_preview_values(invoice)
+            for invoice in billing._prepare_billing_preview(run_date)
+        ]
+
+    @api.model
     def _get_revenue_kpis(self):
         """The Revenue dashboard's key figures (see ``msp.revenue.report``)."""
         return self.env["msp.revenue.report"]._get_revenue_kpis()

@@ -136,7 +136,11 @@ class MspRetainerPeriod(models.Model):
     def _compute_hours_used(self):
         hours = dict(
             self.env["account.analytic.line"]._read_group(
-                [("msp_period_id", "in", self.ids), ("msp_billing_category", "=", "retainer")],
+                # New records (a period the billing preview only imagines) hold no time.
+                [
+                    ("msp_period_id", "in", self._origin.ids),
+                    ("msp_billing_category", "=", "retainer"),
+                ],
                 ["msp_period_id"],
                 ["unit_amount:sum"],
             )
@@ -216,13 +220,18 @@ class MspRetainerPeriod(models.Model):
 
     @api.model
     def _ensure_periods(self, retainer, shapes):
-        """The records of ``shapes`` of ``retainer``, created when missing."""
+        """The records of ``shapes`` of ``retainer``, created when missing; in the
+        billing preview (context ``msp_billing_preview``), missing ones are only
+        new records in memory: the preview writes nothing."""
         existing = {p.date_start: p for p in retainer.period_ids}
         missing = [p for p in shapes if p.date_start not in existing]
         created = self.browse()
         if missing:
             values = [self._prepare_period_values(retainer, p) for p in missing]
-            created = self.sudo().create(values).sudo(False)
+            if self.env.context.get("msp_billing_preview"):
+                created = self.concat(*(self.new(vals) for vals in values))
+            else:
+                created = self.sudo().create(values).sudo(False)
         records = self.browse()
         for shape in shapes:
             records |= existing.get(shape.date_start) or created.filtered(

@@ -25,3 +25,4 @@ from . import test_home_action
 from . import test_tickets
 from . import test_ticket_portal
 from . import test_late_time
+from . import test_billing_preview
