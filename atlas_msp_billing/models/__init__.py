@@ -19,3 +19,4 @@ from . import sale_order_line
 from . import crm_lead
 from . import msp_billing_schedule
 from . import msp_revenue_report
+from . import msp_revenue_dashboard

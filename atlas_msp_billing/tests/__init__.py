@@ -16,3 +16,4 @@ from . import test_usage_alerts
 from . import test_billing_start_date
 from . import test_revenue_settings
 from . import test_bad_input_xmlrpc
+from . import test_revenue_dashboard
