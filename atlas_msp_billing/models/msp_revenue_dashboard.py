@@ -99,22 +99,8 @@ class MspRevenueReport(models.Model):
         retainers behind each (``retainer_ids``, ``prev_retainer_ids``)."""
         first, last, today = self._msp_timeline_bounds()
         # Raw SQL: write what the ORM still holds first.
-        self.env["msp.retainer"].flush_model(
-            [
-                "partner_id",
-                "currency_id",
-                "amount",
-                "billing_cycle",
-                "date_start",
-                "date_end",
-                "state",
-                "active",
-                "company_id",
-            ]
-        )
-        self.env["msp.retainer.period"].flush_model(
-            ["retainer_id", "date_start", "date_end", "amount", "is_partial"]
-        )
+        self.env["msp.retainer"].flush_model()
+        self.env["msp.retainer.period"].flush_model()
         return SQL(
             """
             WITH %(rates)s,

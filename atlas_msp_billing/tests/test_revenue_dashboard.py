@@ -119,6 +119,8 @@ class TestMrrTimeline(MspBillingCase):
         self.assertEqual(behind("2025-08-01", "contraction"), self.quarterly)
         self.assertEqual(behind("2025-10-01", "churn"), self.annual)
         self.assertFalse(behind("2025-11-01", "churn"))
+        action = self.Report.action_open_mrr_movement("2025-10-01", "churn")
+        self.assertEqual(action["display_name"], "Churn – October 2025")
         with self.assertRaises(ValueError):
             self.Report.action_open_mrr_movement("2025-10-01", "refund")
 
