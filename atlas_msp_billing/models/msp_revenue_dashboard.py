@@ -97,7 +97,7 @@ class MspRevenueReport(models.Model):
         month of the timeline (and the month before it) and customer with MRR
         in it or the month before: ``month``, ``mrr``, ``prev_mrr`` and the
         retainers behind each (``retainer_ids``, ``prev_retainer_ids``)."""
-        first, last, today = self._msp_timeline_bounds()
+        first, _last, today = self._msp_timeline_bounds()
         # Raw SQL: write what the ORM still holds first.
         self.env["msp.retainer"].flush_model()
         self.env["msp.retainer.period"].flush_model()
@@ -105,21 +105,29 @@ class MspRevenueReport(models.Model):
             """
             WITH %(rates)s,
             msp_month AS (
-                SELECT month::date AS month,
-                       LEAST((month + INTERVAL '1 month - 1 day')::date, %(today)s) AS day
-                  FROM generate_series(%(first)s::date, %(last)s::date, INTERVAL '1 month') month
+                SELECT (%(first)s::date + n * INTERVAL '1 month')::date AS month,
+                       LEAST((%(first)s::date + (n + 1) * INTERVAL '1 month')::date - 1,
+                             %(today)s) AS day
+                  -- Over integers, so that the planner knows how many months
+                  -- (over dates it guesses 1,000 and compiles the query, JIT).
+                  FROM generate_series(0, %(months_back)s) n
+            ),
+            -- A retainer closed without an end date ended with its last period.
+            msp_closed_end AS (
+                SELECT p.retainer_id, MAX(p.date_end) AS date_end
+                  FROM msp_retainer_period p
+                  JOIN msp_retainer r ON r.id = p.retainer_id
+                 WHERE r.state = 'closed' AND r.date_end IS NULL
+              GROUP BY p.retainer_id
             ),
             msp_run AS (
                 SELECT r.id, r.partner_id, r.currency_id, r.amount, r.billing_cycle,
                        r.date_start,
-                       -- A retainer closed without an end date ended with its last period.
                        CASE WHEN r.state = 'closed'
-                            THEN COALESCE(r.date_end, (SELECT MAX(p.date_end)
-                                                         FROM msp_retainer_period p
-                                                        WHERE p.retainer_id = r.id),
-                                          r.date_start)
+                            THEN COALESCE(r.date_end, e.date_end, r.date_start)
                             ELSE r.date_end END AS date_end
                   FROM msp_retainer r
+             LEFT JOIN msp_closed_end e ON e.retainer_id = r.id
                  WHERE r.state IN ('active', 'closed') AND r.active
                    AND r.company_id IN %(companies)s
             ),
@@ -153,7 +161,7 @@ class MspRevenueReport(models.Model):
             rates=self._msp_rate_ctes(),
             today=today,
             first=first,
-            last=last,
+            months_back=TIMELINE_MONTHS,
             companies=tuple(self.env.companies.ids),
             months=self._msp_cycle_months_sql(SQL("r.billing_cycle")),
             digits=self.env.company.currency_id.decimal_places,

@@ -232,6 +232,36 @@ class TestUnbilledWork(MspBillingCase):
         self.assertEqual(Report._msp_unbilled_time(), {"hours": 0.0, "amount": 0.0})
         self.assertFalse(records_of(Report.env, Report.action_open_unbilled_time()))
 
+    def test_unbilled_time_queries_do_not_grow_with_entries(self):
+        def count_queries():
+            self.env.flush_all()
+            self.env.invalidate_all()
+            start = self.env.cr.sql_log_count
+            self.Report._msp_unbilled_time()
+            return self.env.cr.sql_log_count - start
+
+        self.log_time(1.0, "2026-02-10", category="adhoc")
+        self.log_time(1.0, "2026-02-10", category="adhoc", task=self.task_walk_in)
+        count_queries()  # warm the caches
+        small = count_queries()
+        for task in (self.task_a, self.task_walk_in):
+            self.env["account.analytic.line"].create(
+                [
+                    {
+                        "name": f"Entry {i}",
+                        "task_id": task.id,
+                        "project_id": task.project_id.id,
+                        "employee_id": self.employee.id,
+                        "unit_amount": 0.25,
+                        "date": date(2026, 2, 1) + timedelta(days=i % 28),
+                        "msp_billing_category": "adhoc",
+                    }
+                    for i in range(100)
+                ]
+            )
+        self.assertEqual(count_queries(), small)
+        self.assertEqual(self.Report._msp_unbilled_time()["hours"], 52.0)
+
     def test_pending_charges(self):
         Report = self.Report.with_user(self.user_account_manager)
         Charge = self.env["msp.charge"]
