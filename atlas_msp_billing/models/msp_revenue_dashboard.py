@@ -112,25 +112,7 @@ class MspRevenueReport(models.Model):
                   -- (over dates it guesses 1,000 and compiles the query, JIT).
                   FROM generate_series(0, %(months_back)s) n
             ),
-            -- A retainer closed without an end date ended with its last period.
-            msp_closed_end AS (
-                SELECT p.retainer_id, MAX(p.date_end) AS date_end
-                  FROM msp_retainer_period p
-                  JOIN msp_retainer r ON r.id = p.retainer_id
-                 WHERE r.state = 'closed' AND r.date_end IS NULL
-              GROUP BY p.retainer_id
-            ),
-            msp_run AS (
-                SELECT r.id, r.partner_id, r.currency_id, r.amount, r.billing_cycle,
-                       r.date_start,
-                       CASE WHEN r.state = 'closed'
-                            THEN COALESCE(r.date_end, e.date_end, r.date_start)
-                            ELSE r.date_end END AS date_end
-                  FROM msp_retainer r
-             LEFT JOIN msp_closed_end e ON e.retainer_id = r.id
-                 WHERE r.state IN ('active', 'closed') AND r.active
-                   AND r.company_id IN %(companies)s
-            ),
+            %(runs)s,
             msp_customer_mrr AS (
                 SELECT mo.month, r.partner_id, ARRAY_AGG(r.id) AS retainer_ids,
                        -- Rounded to the currency: equal fees make equal MRR.
@@ -162,9 +144,38 @@ class MspRevenueReport(models.Model):
             today=today,
             first=first,
             months_back=TIMELINE_MONTHS,
-            companies=tuple(self.env.companies.ids),
+            runs=self._msp_retainer_run_ctes(),
             months=self._msp_cycle_months_sql(SQL("r.billing_cycle")),
             digits=self.env.company.currency_id.decimal_places,
+        )
+
+    @api.model
+    def _msp_retainer_run_ctes(self):
+        """Common table expressions ending with ``msp_run``: the retainers of
+        the current companies that ran (active or closed) and the day they end
+        (``date_end``, empty while open-ended)."""
+        return SQL(
+            """
+            -- A retainer closed without an end date ended with its last period.
+            msp_closed_end AS (
+                SELECT p.retainer_id, MAX(p.date_end) AS date_end
+                  FROM msp_retainer_period p
+                  JOIN msp_retainer r ON r.id = p.retainer_id
+                 WHERE r.state = 'closed' AND r.date_end IS NULL
+              GROUP BY p.retainer_id
+            ),
+            msp_run AS (
+                SELECT r.id, r.partner_id, r.currency_id, r.amount, r.billing_cycle,
+                       r.date_start,
+                       CASE WHEN r.state = 'closed'
+                            THEN COALESCE(r.date_end, e.date_end, r.date_start)
+                            ELSE r.date_end END AS date_end
+                  FROM msp_retainer r
+             LEFT JOIN msp_closed_end e ON e.retainer_id = r.id
+                 WHERE r.state IN ('active', 'closed') AND r.active
+                   AND r.company_id IN %(companies)s
+            )""",
+            companies=tuple(self.env.companies.ids),
         )
 
     @api.model
@@ -241,13 +252,36 @@ class MspRevenueReport(models.Model):
         ``_msp_unbilled_time_domain`` the user reads), valued as the billing
         will bill it: at the ad-hoc rate of the customer's active retainer,
         else at the ad-hoc product's price on the customer's pricelist."""
+        hours = amount = 0.0
+        list_priced = defaultdict(dict)
+        for company_id, partner_id, total, retainer_amount in self._msp_unbilled_time_rows():
+            hours += total
+            amount += retainer_amount
+            if partner_id:
+                list_priced[company_id][partner_id] = total
+        for company_id, partner_hours in list_priced.items():
+            company = self.env["res.company"].browse(company_id)
+            amount += self._msp_adhoc_list_amount(company, partner_hours)
+        currency = self.env.company.currency_id
+        return {
+            "hours": float_round(hours, precision_digits=HOURS_DIGITS),
+            "amount": currency.round(amount),
+        }
+
+    @api.model
+    def _msp_unbilled_time_rows(self):
+        """(company id, customer id, hours, amount) of the unbilled ad-hoc
+        time: the customers with an active retainer in one row per company
+        (customer empty, amount at their ad-hoc rates in the current company's
+        currency), the others one row each (amount 0: their pricelists
+        price it)."""
         Line = self.env["account.analytic.line"]
         # Raw SQL: write what the ORM still holds first.
         Line.flush_model(["company_id", "partner_id", "unit_amount"])
         self.env["res.partner"].flush_model(["commercial_partner_id"])
         self.env["msp.retainer"].flush_model()
         entries = Line._search(self._msp_unbilled_time_domain())
-        rows = self.env.execute_query(
+        return self.env.execute_query(
             SQL(
                 """
                 WITH %(rates)s,
@@ -284,21 +318,6 @@ class MspRevenueReport(models.Model):
                 ),
             )
         )
-        hours = amount = 0.0
-        list_priced = defaultdict(dict)
-        for company_id, partner_id, total, retainer_amount in rows:
-            hours += total
-            amount += retainer_amount
-            if partner_id:
-                list_priced[company_id][partner_id] = total
-        for company_id, partner_hours in list_priced.items():
-            company = self.env["res.company"].browse(company_id)
-            amount += self._msp_adhoc_list_amount(company, partner_hours)
-        currency = self.env.company.currency_id
-        return {
-            "hours": float_round(hours, precision_digits=HOURS_DIGITS),
-            "amount": currency.round(amount),
-        }
 
     @api.model
     def _msp_adhoc_list_amount(self, company, partner_hours):
