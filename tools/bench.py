@@ -15,9 +15,10 @@ time:   the cost of time entries with billing categories, period counters and
         hours within 10 entries (the worst case; --typical: 25 retainers of
         40 entries each, a month of a busy customer), versus the same entries
         on Odoo without the add-on.
-dashboard: the Revenue dashboard's key figures and the analysis pivot on
-        10,000 active retainers (monthly, quarterly, annual) and 1,000,000
-        time entries, on their own scratch database.
+dashboard: the Revenue dashboard's key figures, its MRR timeline, its
+        unbilled ad-hoc time and the analysis pivot on 10,000 active retainers
+        (monthly, quarterly, annual) and 1,000,000 time entries, on their own
+        scratch database.
 """
 
 import argparse
@@ -501,6 +502,8 @@ def cmd_dashboard(args):
         measures = {
             "_get_revenue_kpis()": report._get_revenue_kpis,
             "get_dashboard_data()": report.get_dashboard_data,
+            "_get_mrr_timeline()": report._get_mrr_timeline,
+            "_msp_unbilled_time()": report._msp_unbilled_time,
             "pivot read_group": lambda: report.read_group(
                 [],
                 ["monthly_fee:sum", "hours_used:sum", "overage_amount:sum"],

@@ -25,3 +25,4 @@ from . import crm_lead
 from . import msp_billing_schedule
 from . import msp_revenue_report
 from . import res_users
+from . import msp_revenue_dashboard

@@ -3,10 +3,13 @@ from odoo.tools import SQL
 
 from ..utils.constants import BILLING_CYCLES, CYCLE_MONTHS, HOURS_DIGITS
 from ..utils.roles import msp_role
+from .msp_retainer_period import USAGE_ALERTS
 
 # Rows the dashboard lists in its overage and usage tables; the analysis
 # views show them all.
 DASHBOARD_TOP = 10
+# Position of the threshold (in %) in a usage alert of USAGE_ALERTS.
+ALERT_PERCENT = 2
 
 
 class MspRevenueReport(models.Model):
@@ -96,21 +99,7 @@ class MspRevenueReport(models.Model):
         return SQL(
             """
             WITH msp_today(company_id, today) AS (VALUES %(today)s),
-            -- Rates as res.currency._get_rates reads them for the current company.
-            msp_rate AS (
-                SELECT c.id AS currency_id,
-                       COALESCE((SELECT r.rate FROM res_currency_rate r
-                                  WHERE r.currency_id = c.id AND r.name <= %(rate_date)s
-                                    AND (r.company_id IS NULL OR r.company_id = %(root)s)
-                               ORDER BY r.company_id, r.name DESC LIMIT 1), 1.0) AS rate
-                  FROM res_currency c
-                 -- Only the currencies converted: the retainers' and the target.
-                 WHERE c.id = %(target)s OR c.id IN (SELECT currency_id FROM msp_retainer)
-            ),
-            msp_factor AS (
-                SELECT source.currency_id, target.rate / source.rate AS factor
-                  FROM msp_rate source JOIN msp_rate target ON target.currency_id = %(target)s
-            ),
+            %(rates)s,
             msp_unbilled AS (
                 SELECT p.retainer_id,
                        SUM(p.overage_hours) AS overage_hours,
@@ -158,15 +147,8 @@ class MspRevenueReport(models.Model):
             today=SQL(", ").join(
                 SQL("(%s, %s::date)", company_id, day) for company_id, day in self._msp_days()
             ),
-            rate_date=self.env.company._msp_today(),
-            root=self.env.company.root_id.id,
-            target=self.env.company.currency_id.id,
-            months=SQL(
-                "CASE r.billing_cycle %s END",
-                SQL(" ").join(
-                    SQL("WHEN %s THEN %s", cycle, months) for cycle, months in CYCLE_MONTHS.items()
-                ),
-            ),
+            rates=self._msp_rate_ctes(),
+            months=self._msp_cycle_months_sql(SQL("r.billing_cycle")),
             # A current period not recorded yet (no time logged, not billed
             # yet) will include the retainer's hours.
             included=SQL(
@@ -174,6 +156,44 @@ class MspRevenueReport(models.Model):
                 "(r.date_end IS NULL OR r.date_end >= t.today) THEN r.included_hours "
                 "ELSE 0.0 END)"
             ),
+        )
+
+    @api.model
+    def _msp_cycle_months_sql(self, cycle):
+        """SQL of the months in the billing cycle ``cycle`` (an SQL expression)."""
+        return SQL(
+            "CASE %s %s END",
+            cycle,
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", name, months) for name, months in CYCLE_MONTHS.items()
+            ),
+        )
+
+    @api.model
+    def _msp_rate_ctes(self):
+        """Common table expressions ``msp_rate`` and ``msp_factor``: the factor
+        (``factor``) that converts an amount in a retainer's currency
+        (``currency_id``) into the current company's currency, at today's rates."""
+        return SQL(
+            """
+            -- Rates as res.currency._get_rates reads them for the current company.
+            msp_rate AS (
+                SELECT c.id AS currency_id,
+                       COALESCE((SELECT r.rate FROM res_currency_rate r
+                                  WHERE r.currency_id = c.id AND r.name <= %(rate_date)s
+                                    AND (r.company_id IS NULL OR r.company_id = %(root)s)
+                               ORDER BY r.company_id, r.name DESC LIMIT 1), 1.0) AS rate
+                  FROM res_currency c
+                 -- Only the currencies converted: the retainers' and the target.
+                 WHERE c.id = %(target)s OR c.id IN (SELECT currency_id FROM msp_retainer)
+            ),
+            msp_factor AS (
+                SELECT source.currency_id, target.rate / source.rate AS factor
+                  FROM msp_rate source JOIN msp_rate target ON target.currency_id = %(target)s
+            )""",
+            rate_date=self.env.company._msp_today(),
+            root=self.env.company.root_id.id,
+            target=self.env.company.currency_id.id,
         )
 
     def _msp_days(self):
@@ -213,6 +233,15 @@ class MspRevenueReport(models.Model):
         }
 
     @api.model
+    def _msp_pipeline_domain(self):
+        """The open opportunities of the current companies."""
+        return [
+            ("type", "=", "opportunity"),
+            ("stage_id.is_won", "=", False),
+            ("company_id", "in", [False, *self.env.companies.ids]),
+        ]
+
+    @api.model
     def _msp_pipeline_mrr_by_stage(self):
         """{stage name: estimated MRR of the open opportunities in it}, in the
         pipeline's stage order; each company's leads converted to the current
@@ -224,11 +253,7 @@ class MspRevenueReport(models.Model):
             self.env["crm.lead"]
             .sudo()
             ._read_group(
-                [
-                    ("type", "=", "opportunity"),
-                    ("stage_id.is_won", "=", False),
-                    ("company_id", "in", [False, *self.env.companies.ids]),
-                ],
+                self._msp_pipeline_domain(),
                 ["stage_id", "company_id"],
                 ["msp_estimated_mrr:sum"],
             )
@@ -267,11 +292,10 @@ class MspRevenueReport(models.Model):
             "overage_amount",
             "is_overage",
         ]
-        currency = self.env.company.currency_id
         return {
             **kpis,
             "overage_retainer_ids": overage_ids,
-            "currency_id": currency.id,
+            "currency_id": self.env.company.currency_id.id,
             "overage": self.search_read(
                 [("retainer_id", "in", overage_ids)],
                 row_fields,
@@ -284,26 +308,85 @@ class MspRevenueReport(models.Model):
                 order="usage_percent desc, id",
                 limit=DASHBOARD_TOP,
             ),
+            "usage_thresholds": {
+                "warning": USAGE_ALERTS[0][ALERT_PERCENT],
+                "overage": USAGE_ALERTS[-1][ALERT_PERCENT],
+            },
+            "unbilled_time": self._msp_unbilled_time(),
+            "pending_charges": self._msp_pending_charges(),
+            "mrr_timeline": self._get_mrr_timeline(),
         }
+
+    # ------------------------------------------------------------------
+    # The records behind each figure
+    # ------------------------------------------------------------------
+    @api.model
+    @msp_role("account_manager")
+    def action_open_recurring_revenue(self):
+        """The active retainers making MRR and ARR, in the analysis' list."""
+        return self._msp_window_action(
+            "atlas_msp_billing.msp_revenue_report_action",
+            self.env._("Recurring Revenue"),
+            [],
+            views=["list", "pivot", "graph"],
+        )
+
+    @api.model
+    @msp_role("account_manager")
+    def action_open_active_retainers(self):
+        return self._msp_retainers_action(
+            [("state", "=", "active"), ("company_id", "in", self.env.companies.ids)],
+            self.env._("Active Retainers"),
+        )
+
+    @api.model
+    @msp_role("account_manager")
+    def action_open_overage_retainers(self):
+        retainers = self._get_revenue_kpis()["overage_retainer_ids"]
+        return self._msp_retainers_action(
+            [("id", "in", retainers.ids)], self.env._("Retainers with Overage to Bill")
+        )
+
+    @api.model
+    def _msp_retainers_action(self, domain, name):
+        return self._msp_window_action("atlas_msp_billing.msp_retainer_action", name, domain)
+
+    @api.model
+    @msp_role("account_manager")
+    def action_open_pipeline_stage(self, stage_name):
+        """The open opportunities of the stages named ``stage_name``, as the
+        pipeline figure counts them."""
+        return self._msp_window_action(
+            "crm.crm_lead_opportunities",
+            self.env._("Pipeline: %s", stage_name),
+            [*self._msp_pipeline_domain(), ("stage_id.name", "=", stage_name)],
+            views=["list", "kanban", "form"],
+        )
 
     @api.model
     @msp_role("account_manager")
     def action_open_draft_invoices(self):
         """The generated invoices waiting to be posted."""
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "account.action_move_out_invoice_type"
+        return self._msp_window_action(
+            "account.action_move_out_invoice_type",
+            self.env._("Generated Invoices to Post"),
+            [
+                ("msp_generated", "=", True),
+                ("state", "=", "draft"),
+                ("company_id", "in", self.env.companies.ids),
+            ],
         )
+
+    @api.model
+    def _msp_window_action(self, xmlid, name, domain, views=None):
+        """The window action ``xmlid`` showing the records of ``domain`` under
+        ``name``: what a figure of the dashboard opens (nothing to create there)."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
         action.update(
-            {
-                "name": self.env._("Generated Invoices to Post"),
-                "domain": [
-                    ("msp_generated", "=", True),
-                    ("state", "=", "draft"),
-                    ("company_id", "in", self.env.companies.ids),
-                ],
-                "context": {"default_move_type": "out_invoice"},
-            }
+            {"name": name, "display_name": name, "domain": domain, "context": {"create": False}}
         )
+        if views:
+            action["views"] = [(False, view) for view in views]
         return action
 
     @msp_role("account_manager")
