@@ -1,15 +1,18 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..utils.constants import BILLING_CYCLES, CYCLE_MONTHS, HOURS_DIGITS
+from ..utils.constants import (
+    BILLING_CYCLES,
+    CYCLE_MONTHS,
+    HOURS_DIGITS,
+    USAGE_OVERAGE_PERCENT,
+    USAGE_WARNING_PERCENT,
+)
 from ..utils.roles import msp_role
-from .msp_retainer_period import USAGE_ALERTS
 
 # Rows the dashboard lists in its overage and usage tables; the analysis
 # views show them all.
 DASHBOARD_TOP = 10
-# Position of the threshold (in %) in a usage alert of USAGE_ALERTS.
-ALERT_PERCENT = 2
 
 
 class MspRevenueReport(models.Model):
@@ -309,8 +312,8 @@ class MspRevenueReport(models.Model):
                 limit=DASHBOARD_TOP,
             ),
             "usage_thresholds": {
-                "warning": USAGE_ALERTS[0][ALERT_PERCENT],
-                "overage": USAGE_ALERTS[-1][ALERT_PERCENT],
+                "warning": USAGE_WARNING_PERCENT,
+                "overage": USAGE_OVERAGE_PERCENT,
             },
             "unbilled_time": self._msp_unbilled_time(),
             "pending_charges": self._msp_pending_charges(),
