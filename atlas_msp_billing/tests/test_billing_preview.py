@@ -1,6 +1,6 @@
 from datetime import date
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 
 from .common import MspBillingCase
@@ -162,3 +162,9 @@ class TestBillingPreview(MspBillingCase):
         for user in (self.user_technician, self.user_account_manager):
             with self.subTest(user=user.login), self.assertRaises(AccessError):
                 preview.with_user(user).action_preview()
+
+    def test_a_future_date_is_previewed_not_billed(self):
+        preview = self.env["msp.billing.preview"].create({"run_date": "2999-01-01"})
+        self.assertTrue(preview.line_ids)
+        with self.assertRaisesText(UserError, "future date"):
+            preview.action_generate()

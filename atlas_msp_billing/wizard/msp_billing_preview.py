@@ -68,7 +68,9 @@ class MspBillingPreview(models.TransientModel):
 
     @msp_role("billing_manager", _lt("Only billing managers can generate invoices."))
     def action_generate(self):
-        """Draft the previewed invoices: the billing run for the same date."""
+        """Draft the previewed invoices: the billing run for the same date (a
+        future date can be previewed, not billed)."""
         self.ensure_one()
+        self.env["msp.billing.run"]._check_run_date_not_future(self.run_date)
         retainers = self.env["msp.retainer"]
         return retainers._billing_result_action(retainers._run_billing(run_date=self.run_date))

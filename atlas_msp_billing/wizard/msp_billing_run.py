@@ -21,16 +21,19 @@ class MspBillingRun(models.TransientModel):
 
     @api.constrains("run_date")
     def _check_run_date(self):
-        today = self.env.company._msp_today()
         for wizard in self:
-            if wizard.run_date > today:
-                raise UserError(
-                    self.env._(
-                        "Invoices cannot be generated for a future date (%(date)s); "
-                        "choose today or an earlier date.",
-                        date=format_date(self.env, wizard.run_date),
-                    )
+            self._check_run_date_not_future(wizard.run_date)
+
+    @api.model
+    def _check_run_date_not_future(self, run_date):
+        if run_date > self.env.company._msp_today():
+            raise UserError(
+                self.env._(
+                    "Invoices cannot be generated for a future date (%(date)s); "
+                    "choose today or an earlier date.",
+                    date=format_date(self.env, run_date),
                 )
+            )
 
     @msp_role("billing_manager", _lt("Only billing managers can generate invoices."))
     def action_generate(self):
