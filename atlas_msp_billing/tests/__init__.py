@@ -24,3 +24,4 @@ from . import test_invoices_to_post
 from . import test_home_action
 from . import test_tickets
 from . import test_ticket_portal
+from . import test_recurring_services

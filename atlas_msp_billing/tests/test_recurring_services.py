@@ -1,0 +1,177 @@
+from odoo import Command
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from .common import MspBillingCase
+
+
+@tagged("post_install", "-at_install")
+class TestRecurringServices(MspBillingCase):
+    """Rule 11: per-seat and per-device services billed in advance with the fee."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.product_endpoint, cls.product_licence = cls.env["product.product"].create(
+            [
+                {
+                    "name": "Managed endpoint",
+                    "type": "service",
+                    "list_price": 35.0,
+                    "msp_is_recurring_service": True,
+                },
+                {
+                    "name": "Microsoft 365 licence",
+                    "type": "service",
+                    "list_price": 22.0,
+                    "msp_is_recurring_service": True,
+                },
+            ]
+        )
+
+    def add_services(self, retainer, *services):
+        """``services``: (product, quantity) pairs, at the product's price."""
+        return self.env["msp.retainer.line"].create(
+            [
+                {"retainer_id": retainer.id, "product_id": product.id, "quantity": quantity}
+                for product, quantity in services
+            ]
+        )
+
+    def section_layout(self, invoice):
+        """The invoice's lines in order: section titles, product names of the others."""
+        return [
+            line.name if line.display_type == "line_section" else line.product_id.name
+            for line in invoice.invoice_line_ids.sorted("sequence")
+        ]
+
+    def assertBilled(self, invoice, product, quantity, price_unit):
+        line = self.lines_of(invoice, product)
+        self.assertEqual((line.quantity, line.price_unit), (quantity, price_unit), product.name)
+        return line
+
+    # ------------------------------------------------------------------
+    # Billing
+    # ------------------------------------------------------------------
+    def test_three_periods_with_a_change_and_a_partial_last_period(self):
+        """Given a monthly retainer of 1,000 ending on March 15 with 25 managed
+        endpoints and 10 licences, when the seats change between invoices, then
+        each invoice bills the seats in force when it is drafted, and March's
+        prices are prorated with the fee (15 of 31 days)."""
+        retainer = self.create_retainer(date_end="2026-03-15")
+        endpoints, licences = self.add_services(
+            retainer, (self.product_endpoint, 25), (self.product_licence, 10)
+        )
+        self.assertEqual(endpoints.price_unit, 35.0, "the product's price by default")
+        self.assertEqual(endpoints.price_subtotal, 875.0)
+
+        january = self.run_billing("2026-01-01")
+        self.assertEqual(
+            self.section_layout(january),
+            [
+                "Retainer fee",
+                self.product_fee.name,
+                "Recurring services",
+                "Managed endpoint",
+                "Microsoft 365 licence",
+            ],
+        )
+        line = self.assertBilled(january, self.product_endpoint, 25.0, 35.0)
+        self.assertIn("Managed endpoint", line.name)
+        self.assertIn("01/01/2026 to 01/31/2026", line.name)
+        self.assertEqual(january.amount_untaxed, 1000.0 + 875.0 + 220.0)
+
+        # Five more devices onboarded after January's invoice: from February on.
+        endpoints.quantity = 30
+        self.assertBilled(january, self.product_endpoint, 25.0, 35.0)
+        february = self.run_billing("2026-02-01")
+        self.assertBilled(february, self.product_endpoint, 30.0, 35.0)
+        self.assertBilled(february, self.product_licence, 10.0, 22.0)
+        self.assertEqual(february.amount_untaxed, 1000.0 + 1050.0 + 220.0)
+
+        licences.price_unit = 24.0
+        march = self.run_billing("2026-03-01")
+        self.assertTrue(retainer.period_ids[-1].is_partial)
+        self.assertEqual(self.lines_of(march, self.product_fee).price_unit, 483.87)
+        # 35 * 15/31 = 16.935… and 24 * 15/31 = 11.612…, rounded to the cent.
+        line = self.assertBilled(march, self.product_endpoint, 30.0, 16.94)
+        self.assertIn("(prorated)", line.name)
+        self.assertBilled(march, self.product_licence, 10.0, 11.61)
+        self.assertEqual(march.amount_untaxed, 1108.17)  # 483.87 + 508.20 + 116.10
+
+        # Billed in advance: the closing run has nothing more to bill.
+        self.assertFalse(self.run_billing("2026-03-16"))
+
+    def test_catch_up_bills_the_services_on_every_period(self):
+        retainer = self.create_retainer()
+        self.add_services(retainer, (self.product_licence, 3))
+        invoices = self.run_billing("2026-03-10")
+        self.assertEqual(len(invoices), 3)
+        for invoice in invoices:
+            self.assertBilled(invoice, self.product_licence, 3.0, 22.0)
+
+    def test_no_services_no_section(self):
+        self.create_retainer()
+        invoice = self.run_billing("2026-01-01")
+        self.assertNotIn("Recurring services", self.section_layout(invoice))
+
+    def test_changes_are_posted_on_the_retainer(self):
+        retainer = self.create_retainer().with_context(tracking_disable=False)
+        Line = self.env["msp.retainer.line"].with_context(tracking_disable=False)
+        line = Line.create(
+            {"retainer_id": retainer.id, "product_id": self.product_endpoint.id, "quantity": 25}
+        )
+        line.write({"quantity": 30, "price_unit": 36.0})
+        line.unlink()
+        bodies = [str(body) for body in retainer.message_ids.sorted("id").mapped("body")]
+        added, changed, removed = bodies[-3:]
+        self.assertIn("Recurring service added: Managed endpoint, quantity 25.00 at", added)
+        self.assertIn("quantity 25.00 → 30.00", changed)
+        self.assertRegex(changed, r"unit price \$(&nbsp;|\s)35\.00 → \$(&nbsp;|\s)36\.00")
+        self.assertIn("from the next invoice", changed)
+        self.assertIn("Recurring service removed: Managed endpoint, quantity 30.00 at", removed)
+
+    # ------------------------------------------------------------------
+    # Bad input
+    # ------------------------------------------------------------------
+    def test_negative_quantity_or_price_is_refused(self):
+        retainer = self.create_retainer()
+        (line,) = self.add_services(retainer, (self.product_endpoint, 25))
+        Line = self.env["msp.retainer.line"]
+        with self.assertRaisesText(ValidationError, "the quantity cannot be negative"):
+            self.add_services(retainer, (self.product_licence, -1))
+        with self.assertRaisesText(ValidationError, "the unit price cannot be negative"):
+            Line.create(
+                {
+                    "retainer_id": retainer.id,
+                    "product_id": self.product_licence.id,
+                    "price_unit": -22.0,
+                }
+            )
+        with self.assertRaises(ValidationError) as catcher:
+            line.quantity = -5
+        message = str(catcher.exception)
+        self.assertIn("Managed endpoint", message)
+        self.assertIn(self.customer.name, message)
+        self.assertIn("enter 0 or more", message)
+        self.assertEqual(line.quantity, 25.0)
+        self.assertEqual(retainer.line_ids, line, "nothing was added")
+
+    def test_refused_new_retainer_is_not_named(self):
+        """A retainer created with a bad service is refused as a whole, and the
+        message names its customer, not a reference that never existed."""
+        count = self.Retainer.search_count([])
+        with self.assertRaises(ValidationError) as catcher:
+            self.Retainer.create(
+                {
+                    "partner_id": self.customer.id,
+                    "amount": 500.0,
+                    "line_ids": [
+                        Command.create({"product_id": self.product_licence.id, "price_unit": -1.0})
+                    ],
+                }
+            )
+        message = str(catcher.exception)
+        self.assertIn(self.customer.name, message)
+        self.assertNotIn("RET/", message)
+        self.assertEqual(self.Retainer.search_count([]), count)
