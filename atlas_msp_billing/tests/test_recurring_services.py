@@ -132,6 +132,54 @@ class TestRecurringServices(MspBillingCase):
         self.assertIn("Recurring service removed: Managed endpoint, quantity 30.00 at", removed)
 
     # ------------------------------------------------------------------
+    # Quotes
+    # ------------------------------------------------------------------
+    def test_quote_lines_become_services_of_the_retainer_it_starts(self):
+        plan = self.env.ref("atlas_msp_billing.product_msp_retainer_plan")
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.customer.id,
+                "msp_retainer_start_date": "2026-03-01",
+                "order_line": [
+                    Command.create({"product_id": plan.id, "price_unit": 1500.0}),
+                    Command.create(
+                        {
+                            "product_id": self.product_endpoint.id,
+                            "product_uom_qty": 20,
+                            "price_unit": 40.0,
+                            "discount": 10.0,
+                        }
+                    ),
+                ],
+            }
+        )
+        service_line = order.order_line.filtered(lambda s: s.product_id == self.product_endpoint)
+        self.assertIn("Recurring service", service_line.msp_invoicing_note)
+        order.action_confirm()
+        retainer = order.msp_retainer_ids
+        self.assertEqual(retainer.state, "active")
+        self.assertRecordValues(
+            retainer.line_ids,
+            [
+                {
+                    "product_id": self.product_endpoint.id,
+                    "quantity": 20.0,
+                    "price_unit": 36.0,
+                    "price_subtotal": 720.0,
+                    "sale_line_id": service_line.id,
+                }
+            ],
+        )
+        # The retainer bills it every cycle, never the order.
+        self.assertEqual(service_line.msp_retainer_id, retainer)
+        self.assertEqual(service_line.qty_to_invoice, 0.0)
+        self.assertEqual(service_line.untaxed_amount_to_invoice, 0.0)
+        self.assertEqual(service_line.invoice_status, "invoiced")
+        self.assertFalse(order.msp_schedule_ids.filtered(lambda s: s.sale_line_id == service_line))
+        invoice = self.run_billing("2026-03-01")
+        self.assertBilled(invoice, self.product_endpoint, 20.0, 36.0)
+
+    # ------------------------------------------------------------------
     # Bad input
     # ------------------------------------------------------------------
     def test_negative_quantity_or_price_is_refused(self):
