@@ -132,6 +132,26 @@ class TestRecurringServices(MspBillingCase):
         self.assertIn("Recurring service removed: Managed endpoint, quantity 30.00 at", removed)
 
     # ------------------------------------------------------------------
+    # Recurring revenue
+    # ------------------------------------------------------------------
+    def test_mrr_of_a_quarterly_retainer_with_services(self):
+        """Given a quarterly retainer of 3,000 with 10 endpoints at 30 and 5
+        licences at 12, its MRR is (3,000 + 300 + 60) ÷ 3 = 1,120."""
+        retainer = self.create_retainer(amount=3000.0, billing_cycle="quarterly")
+        endpoints, _licences = self.add_services(
+            retainer, (self.product_endpoint, 10), (self.product_licence, 5)
+        )
+        endpoints.price_unit = 30.0
+        retainer.line_ids.filtered(lambda s: s.product_id == self.product_licence).price_unit = 12
+        Report = self.env["msp.revenue.report"].with_context(msp_date="2026-02-15")
+        kpis = Report._get_revenue_kpis()
+        self.assertEqual(kpis["mrr"], 1120.0)
+        self.assertEqual(kpis["arr"], 13440.0)
+        row = Report.search([("retainer_id", "=", retainer.id)])
+        self.assertEqual(row.monthly_fee, 1120.0)
+        self.assertEqual(row.amount, 3000.0, "the fee per cycle stays the fee")
+
+    # ------------------------------------------------------------------
     # Quotes
     # ------------------------------------------------------------------
     def test_quote_lines_become_services_of_the_retainer_it_starts(self):
