@@ -1,6 +1,8 @@
+from datetime import date
+
 from odoo import Command
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import MspBillingCase
 
@@ -243,3 +245,40 @@ class TestRecurringServices(MspBillingCase):
         self.assertIn(self.customer.name, message)
         self.assertNotIn("RET/", message)
         self.assertEqual(self.Retainer.search_count([]), count)
+
+
+@tagged("post_install", "-at_install")
+class TestRecurringServicesPortal(MspBillingCase, HttpCase):
+    """A customer's contact sees the recurring services on the retainer's page."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        contact = cls.env["res.partner"].create(
+            {"name": "Pat Portal", "parent_id": cls.customer.id, "email": "pat@example.com"}
+        )
+        cls.portal_user = new_test_user(
+            cls.env, login="msp_portal_rec", groups="base.group_portal", partner_id=contact.id
+        )
+        cls.retainer = cls.create_retainer(date_start=date(2026, 1, 1))
+        cls.line = cls.env["msp.retainer.line"].create(
+            {
+                "retainer_id": cls.retainer.id,
+                "product_id": cls.env["product.product"]
+                .create({"name": "Backup storage (per 100 GB)", "type": "service"})
+                .id,
+                "quantity": 12,
+                "price_unit": 9.5,
+            }
+        )
+
+    def test_portal_lists_the_services(self):
+        self.authenticate("msp_portal_rec", "msp_portal_rec")
+        page = self.url_open(f"/my/retainers/{self.retainer.id}").text
+        self.assertIn("Recurring Services", page)
+        self.assertIn("Backup storage (per 100 GB)", page)
+        self.assertIn("12.00", page)
+        self.assertIn("114.00", page)
+        # The portal user reads the services of its company only, read-only.
+        Line = self.env["msp.retainer.line"].with_user(self.portal_user)
+        self.assertEqual(Line.search([]), self.line)
