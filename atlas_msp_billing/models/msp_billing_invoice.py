@@ -76,11 +76,13 @@ class MspBillingInvoice(models.AbstractModel):
     @api.model
     def _prepare_recurring_line_values(self, line, period):
         """A recurring service billed in advance for ``period`` (rule 11): its
-        quantity and price as they are now, the price prorated with the fee."""
+        quantity and price as they are now, the price prorated with the fee.
+        The period goes on a line of its own, below the service, as Odoo lays
+        out a product's description."""
         return {
             "product_id": line.product_id.id,
             "name": self.env._(
-                "%(service)s, %(start)s to %(end)s%(partial)s",
+                "%(service)s\n%(start)s to %(end)s%(partial)s",
                 service=line.name,
                 start=format_date(self.env, period.date_start),
                 end=format_date(self.env, period.date_end),
