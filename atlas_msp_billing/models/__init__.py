@@ -3,6 +3,7 @@ from . import msp_billing_invoice
 from . import msp_recurring_mixin
 from . import msp_retainer_period
 from . import msp_retainer
+from . import msp_retainer_line
 from . import msp_charge
 from . import account_analytic_line
 from . import account_move

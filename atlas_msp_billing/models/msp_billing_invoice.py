@@ -65,10 +65,32 @@ class MspBillingInvoice(models.AbstractModel):
         period starts."""
         invoice = self._prepare_retainer_invoice(retainer, period.date_start, period=period)
         invoice["sections"]["fee"] = [self._prepare_fee_line_values(period)]
+        invoice["sections"]["recurring"] = [
+            self._prepare_recurring_line_values(line, period) for line in retainer.line_ids
+        ]
         invoice["fee_periods"] = period
         if claims is not None:
             self._add_unbilled_lines(invoice, retainer, period.date_start, claims)
         return invoice
+
+    @api.model
+    def _prepare_recurring_line_values(self, line, period):
+        """A recurring service billed in advance for ``period`` (rule 11): its
+        quantity and price as they are now, the price prorated with the fee.
+        The period goes on a line of its own, below the service, as Odoo lays
+        out a product's description."""
+        return {
+            "product_id": line.product_id.id,
+            "name": self.env._(
+                "%(service)s\n%(start)s to %(end)s%(partial)s",
+                service=line.name,
+                start=format_date(self.env, period.date_start),
+                end=format_date(self.env, period.date_end),
+                partial=self.env._(" (prorated)") if period.is_partial else "",
+            ),
+            "quantity": line.quantity,
+            "price_unit": line._get_period_price_unit(period),
+        }
 
     @api.model
     def _prepare_closing_invoice(self, retainer, claims):
@@ -194,6 +216,7 @@ class MspBillingInvoice(models.AbstractModel):
     def _get_invoice_sections(self):
         return {
             "fee": self.env._("Retainer fee"),
+            "recurring": self.env._("Recurring services"),
             "overage": self.env._("Overage"),
             "adhoc": self.env._("Ad-hoc time"),
             "milestone": self.env._("Milestones"),

@@ -41,6 +41,14 @@ class MspRecurringMixin(models.AbstractModel):
             self.date_start, self.billing_cycle, day, self.date_end
         )
 
+    def _period_ratio(self, date_start, date_end):
+        """Share of the full period starting on ``date_start`` that the days
+        ``date_start`` – ``date_end`` cover: the ratio a partial period's fee was
+        prorated with (rule 1), for what is prorated with the fee (rule 11)."""
+        self.ensure_one()
+        full = period_math.period_containing(self.date_start, self.billing_cycle, date_start)
+        return ((date_end - date_start).days + 1) / full.full_days
+
     def _msp_dates_label(self):
         """The schedule's dates for messages: "from <start>" or "<start> – <end>"."""
         self.ensure_one()

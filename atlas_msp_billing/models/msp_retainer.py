@@ -81,6 +81,14 @@ class MspRetainer(models.Model):
     period_ids = fields.One2many(
         "msp.retainer.period", "retainer_id", string="Periods", readonly=True
     )
+    line_ids = fields.One2many(
+        "msp.retainer.line",
+        "retainer_id",
+        string="Recurring Services",
+        copy=True,
+        help="Billed in advance with every period's fee, at their quantity and price when the "
+        "invoice is drafted.",
+    )
     next_invoice_date = fields.Date(
         compute="_compute_next_invoice_date",
         store=True,

@@ -54,6 +54,7 @@ class MspRevenueReport(models.Model):
             "overage_amount",
             "overage_invoice_id",
         ],
+        "msp.retainer.line": ["retainer_id", "price_subtotal"],
         "account.move": ["state"],
         "res.currency.rate": ["currency_id", "company_id", "name", "rate"],
     }
@@ -67,7 +68,8 @@ class MspRevenueReport(models.Model):
     amount = fields.Monetary(string="Fee per Cycle", readonly=True)
     monthly_fee = fields.Monetary(
         readonly=True,
-        help="Recurring revenue per month: the fee per cycle divided by the months of the cycle.",
+        help="Recurring revenue per month: the fee and recurring services per cycle divided by "
+        "the months of the cycle.",
     )
     period_start = fields.Date(readonly=True)
     period_end = fields.Date(readonly=True)
@@ -126,7 +128,10 @@ class MspRevenueReport(models.Model):
                    r.user_id,
                    r.billing_cycle,
                    r.amount * f.factor AS amount,
-                   r.amount * f.factor / %(months)s AS monthly_fee,
+                   -- Recurring services count in MRR (rule 11).
+                   (r.amount + COALESCE((SELECT SUM(l.price_subtotal) FROM msp_retainer_line l
+                                          WHERE l.retainer_id = r.id), 0.0))
+                       * f.factor / %(months)s AS monthly_fee,
                    cur.date_start AS period_start,
                    cur.date_end AS period_end,
                    %(included)s AS included_hours,

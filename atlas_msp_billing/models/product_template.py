@@ -23,6 +23,12 @@ class ProductTemplate(models.Model):
         help="A quote line with this product starts the customer's retainer when the quote is "
         "confirmed; the retainer's billing run invoices it every cycle, never the sale order.",
     )
+    msp_is_recurring_service = fields.Boolean(
+        string="Recurring Service",
+        help="On a quote that starts a retainer, a line with this product becomes a recurring "
+        "service of that retainer (per seat, per device), billed with its fee every cycle, never "
+        "by the sale order.",
+    )
     msp_billing_cycle = fields.Selection(BILLING_CYCLES, string="Billing Cycle", default="monthly")
     msp_included_hours = fields.Float(
         string="Included Hours", digits=(16, HOURS_DIGITS), help="Support hours included per cycle."
@@ -51,6 +57,17 @@ class ProductTemplate(models.Model):
                         product=product.display_name,
                     )
                 )
+
+    @api.constrains("msp_is_retainer", "msp_is_recurring_service")
+    def _check_msp_recurring_service(self):
+        for product in self.filtered(lambda p: p.msp_is_retainer and p.msp_is_recurring_service):
+            raise ValidationError(
+                self.env._(
+                    "%(product)s cannot both start a retainer and be a recurring service of one: "
+                    "untick one of the two.",
+                    product=product.display_name,
+                )
+            )
 
     @api.model
     def _msp_complete_sale_taxes(self, companies):

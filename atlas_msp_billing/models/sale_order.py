@@ -56,6 +56,8 @@ class SaleOrder(models.Model):
             lambda sol: (
                 not sol.display_type
                 and not sol.product_id.msp_is_retainer
+                # Recurring services of the retainer it started: billed by that retainer.
+                and not sol.msp_retainer_id
                 and not sol.is_downpayment
             )
         )

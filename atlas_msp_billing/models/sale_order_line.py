@@ -13,15 +13,16 @@ class SaleOrderLine(models.Model):
         copy=False,
         readonly=True,
         index="btree_not_null",
-        help="The retainer this line started on confirmation; its billing run invoices the fee "
-        "every cycle, so this line is never invoiced by the order.",
+        help="The retainer this line started on confirmation, or whose recurring services it "
+        "joined; its billing run invoices it every cycle, so this line is never invoiced by the "
+        "order.",
     )
     msp_schedule_ids = fields.One2many(
         "msp.billing.schedule", "sale_line_id", string="Billing Schedule", copy=False
     )
     msp_invoicing_note = fields.Char(string="Invoicing", compute="_compute_msp_invoicing_note")
 
-    @api.depends("product_id", "msp_retainer_id")
+    @api.depends("product_id", "msp_retainer_id", "order_id.msp_has_retainer_line")
     def _compute_msp_invoicing_note(self):
         for line in self:
             line.msp_invoicing_note = line._msp_invoicing_note()
@@ -38,6 +39,10 @@ class SaleOrderLine(models.Model):
                     self.msp_retainer_id.name,
                 )
             return self.env._("Starts a retainer on confirmation; billed each cycle by it.")
+        if product.msp_is_recurring_service and (
+            self.msp_retainer_id or self.order_id.msp_has_retainer_line
+        ):
+            return self._msp_recurring_service_note()
         notes = {
             "milestones": self.env._("Fixed price, invoiced when its milestone is reached."),
             "timesheet": self.env._("Estimate: invoiced on the hours actually logged."),
@@ -46,8 +51,17 @@ class SaleOrderLine(models.Model):
             return notes[product.service_type]
         return self.env._("Invoiced on order.") if product.invoice_policy == "order" else False
 
+    def _msp_recurring_service_note(self):
+        if self.msp_retainer_id:
+            return self.env._(
+                "Recurring service of retainer %s, billed with its fee each cycle.",
+                self.msp_retainer_id.name,
+            )
+        return self.env._("Recurring service of the retainer this quote starts, billed each cycle.")
+
     @api.depends(
         "product_id",
+        "msp_retainer_id",
         "msp_schedule_ids.is_due",
         "msp_schedule_ids.amount",
         "price_subtotal",
@@ -55,7 +69,7 @@ class SaleOrderLine(models.Model):
     def _compute_qty_to_invoice(self):
         res = super()._compute_qty_to_invoice()
         for line in self.filtered(lambda sol: sol.state == "sale" and not sol.display_type):
-            if line.product_id.msp_is_retainer:
+            if line.product_id.msp_is_retainer or line.msp_retainer_id:
                 # The retainer's billing run bills it, cycle after cycle.
                 line.qty_to_invoice = 0.0
             elif line.msp_schedule_ids.filtered(lambda s: s.trigger == "date"):
@@ -83,9 +97,12 @@ class SaleOrderLine(models.Model):
         ).invoice_status = "invoiced"
         return res
 
+    @api.depends("msp_retainer_id")
     def _compute_untaxed_amount_to_invoice(self):
         res = super()._compute_untaxed_amount_to_invoice()
-        self.filtered("product_id.msp_is_retainer").untaxed_amount_to_invoice = 0.0
+        self.filtered(
+            lambda sol: sol.product_id.msp_is_retainer or sol.msp_retainer_id
+        ).untaxed_amount_to_invoice = 0.0
         return res
 
     def _msp_retainer_values(self, date_start):
@@ -133,6 +150,7 @@ class SaleOrderLine(models.Model):
                 retainer.write(values)
             else:
                 retainer = Retainer.create(values)
+            line.order_id.order_line._msp_add_recurring_services(retainer)
             retainer.action_activate()
             retainer.message_post(
                 body=self.env._(
@@ -140,6 +158,32 @@ class SaleOrderLine(models.Model):
                 )
             )
             line.msp_retainer_id = retainer
+
+    def _msp_add_recurring_services(self, retainer):
+        """The recurring services among these quote lines become recurring
+        services of ``retainer`` (rule 11), which bills them from now on."""
+        lines = self.filtered(
+            lambda sol: (
+                sol.product_id.msp_is_recurring_service
+                and not sol.display_type
+                and not sol.msp_retainer_id
+            )
+        )
+        self.env["msp.retainer.line"].sudo().create(
+            [
+                {
+                    "retainer_id": retainer.id,
+                    "product_id": sol.product_id.id,
+                    "name": sol.name,
+                    "quantity": sol.product_uom_qty,
+                    # The quote's price after discount, taxes excluded, like the fee.
+                    "price_unit": sol.price_reduce_taxexcl,
+                    "sale_line_id": sol.id,
+                }
+                for sol in lines
+            ]
+        )
+        lines.msp_retainer_id = retainer
 
     def _msp_check_no_overlap(self, values, draft):
         """Refuse, before anything is written, a retainer that would overlap the

@@ -27,3 +27,4 @@ from . import test_ticket_portal
 from . import test_late_time
 from . import test_billing_preview
 from . import test_revenue_dashboard
+from . import test_recurring_services
