@@ -177,7 +177,10 @@ class MspBilling(models.AbstractModel):
             try:
                 with self.env.cr.savepoint():
                     locked = self._lock_retainers(retainers, skip_locked=True)
-                    return self._invoice_retainers(locked, run_date), locked
+                    # Those another job billed since the list was made are no longer
+                    # due: not prepared again for nothing (rule 12).
+                    due = locked.browse(self._get_retainer_ids_to_invoice(run_date, locked.ids))
+                    return self._invoice_retainers(due, run_date), locked
             except CONCURRENCY_ERRORS:
                 # Another run billed some of them after our snapshot: start over
                 # with a fresh one, which sees its work.
