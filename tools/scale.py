@@ -8,9 +8,10 @@ and every loop has a deadline.
 stress-servers: N retainers (default 400), each due 3 periods today, billed
         by the daily cron and its companion jobs (rule 12). Three runs on
         copies of the same data: one server with one cron thread and one job;
-        two servers (--workers 2 --max-cron-threads 2) with K jobs (default:
-        one per cron thread, 4); the same with one server SIGKILLed once a
-        third of the invoices exist, then started again.
+        two servers (--workers 2 --max-cron-threads 2) with K jobs (default 2,
+        the Revenue setting's default: on two cores more jobs only contend);
+        the same with one server SIGKILLed once a third of the invoices exist,
+        then started again.
 load:   10,000 retainers and 1,000,000 time entries (make bench-dashboard's
         set-up, built once and reused), one server in prefork mode; 20 portal
         users (/my/retainers, /my/retainers/<id>) and 5 billing managers (the
@@ -436,7 +437,10 @@ class Client:
     def request(self, page, method, path, **kwargs):
         started = time.perf_counter()
         try:
-            response = self.session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
+            response = self.session.request(
+                method, f"{self.url}{path}", timeout=30, allow_redirects=False, **kwargs
+            )
+            # A redirect (to the login page, say) is an error too.
             failed = response.status_code != 200 or (
                 "json" in kwargs and "error" in response.json()
             )
@@ -536,7 +540,7 @@ def main():
     commands = parser.add_subparsers(dest="command", required=True)
     stress = commands.add_parser("stress-servers")
     stress.add_argument("--retainers", type=int, default=int(os.environ.get("N", "400")))
-    stress.add_argument("--jobs", type=int, default=int(os.environ.get("K", "4")))
+    stress.add_argument("--jobs", type=int, default=int(os.environ.get("K", "2")))
     stress.add_argument("--timeout", type=int, default=300, help="seconds per run at most")
     stress.set_defaults(func=cmd_stress_servers)
     load = commands.add_parser("load")
