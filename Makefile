@@ -2,7 +2,7 @@
 PYTHON ?= python3
 DEV := $(PYTHON) tools/dev.py
 
-.PHONY: run test fresh-install stop lint bench bench-time bench-dashboard stress
+.PHONY: run test fresh-install stop lint bench bench-time bench-dashboard stress stress-servers load
 
 run: ## serve the demo database at http://localhost:8069 (admin / admin)
 	@$(DEV) run
@@ -30,3 +30,9 @@ bench-dashboard: ## the Revenue dashboard's figures on 10,000 retainers and 1,00
 
 stress: ## two concurrent billing runs, one killed midway and restarted: counts duplicates
 	@$(PYTHON) tools/bench.py stress
+
+stress-servers: ## two Odoo servers (prefork) bill N retainers (default 400) in parallel jobs; one killed
+	@$(PYTHON) tools/scale.py stress-servers
+
+load: ## 20 portal users and 5 billing managers on 10,000 retainers, one prefork server: p50/p95
+	@$(PYTHON) tools/scale.py load

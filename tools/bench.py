@@ -29,17 +29,20 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dev
 
-BENCH_DB = "atlas_bench"
-BENCH_DB_COPY = "atlas_bench_copy"
-PLAIN_DB = "atlas_bench_plain"
+# Named after the test database (ATLAS_TEST_DB), as make fresh-install's: two
+# working copies can bench on one cluster.
+SUFFIX = dev.TEST_DB.removeprefix("atlas_test")
+BENCH_DB = "atlas_bench" + SUFFIX
+BENCH_DB_COPY = "atlas_bench_copy" + SUFFIX
+PLAIN_DB = "atlas_bench_plain" + SUFFIX
 # Its own database: `make bench` and `make bench-time` may run at the same time.
-DASHBOARD_DB = "atlas_bench_dash"
+DASHBOARD_DB = "atlas_bench_dash" + SUFFIX
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
 
 
@@ -95,8 +98,9 @@ def vacuum_analyze(db=BENCH_DB):
 # --------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------
-def activate_retainers(env, partners):
-    """A monthly retainer (10 h included) per partner, started and activated Jan 1."""
+def activate_retainers(env, partners, start=JANUARY):
+    """A monthly retainer (10 h included) per partner, started and activated on
+    ``start``."""
     retainers = env["msp.retainer"].create(
         [
             {
@@ -105,12 +109,12 @@ def activate_retainers(env, partners):
                 "included_hours": 10.0,
                 "overage_rate": 120.0,
                 "adhoc_rate": 150.0,
-                "date_start": JANUARY,
+                "date_start": start,
             }
             for p in partners
         ]
     )
-    retainers.with_context(msp_date=JANUARY).action_activate()
+    retainers.with_context(msp_date=start).action_activate()
     return retainers
 
 
@@ -133,12 +137,12 @@ def create_retainers(env, count):
     return retainers, tasks
 
 
-def insert_time(env, retainers, tasks, batches):
+def insert_time(env, retainers, tasks, batches, start=JANUARY):
     """Time entries inserted in bulk by SQL from one ORM-made entry: for each
     ``(overrides, repeat)`` of ``batches``, ``repeat`` entries per retainer in
-    its first period, on its customer's task, the columns in ``overrides``
-    replaced by SQL expressions over ``m`` (retainer_id, period_id, task_id,
-    partner_id) and ``g`` (1 to ``repeat``)."""
+    its first period (starting on ``start``), on its customer's task, the
+    columns in ``overrides`` replaced by SQL expressions over ``m``
+    (retainer_id, period_id, task_id, partner_id) and ``g`` (1 to ``repeat``)."""
     employee = env["hr.employee"].search([], limit=1)
     model = env["account.analytic.line"].create(
         {
@@ -147,7 +151,7 @@ def insert_time(env, retainers, tasks, batches):
             "task_id": tasks[0].id,
             "employee_id": employee.id,
             "unit_amount": 1.0,
-            "date": date(2026, 1, 10),
+            "date": start + timedelta(days=9),
             "msp_billing_category": "retainer",
         }
     )
@@ -165,7 +169,7 @@ def insert_time(env, retainers, tasks, batches):
              JOIN msp_retainer_period p ON p.retainer_id = r.id AND p.date_start = %s
              JOIN project_task t ON t.partner_id = r.partner_id
             WHERE r.id = ANY(%s) AND t.id = ANY(%s)""",
-        [JANUARY, retainers.ids, tasks.ids],
+        [start, retainers.ids, tasks.ids],
     )
     for batch_overrides, repeat in batches:
         overrides = {
@@ -192,7 +196,7 @@ def insert_time(env, retainers, tasks, batches):
     cr.commit()
 
 
-def log_time(env, retainers, tasks, per_retainer):
+def log_time(env, retainers, tasks, per_retainer, start=JANUARY):
     """``per_retainer`` retainer entries (12 h in all: 2 h over) and two ad-hoc
     entries per customer."""
     retainer_time = {"unit_amount": f"{12.0 / per_retainer}"}
@@ -202,7 +206,7 @@ def log_time(env, retainers, tasks, per_retainer):
         "unit_amount": "1.5",
         "msp_billing_category": "'adhoc'",
     }
-    insert_time(env, retainers, tasks, [(retainer_time, per_retainer), (adhoc_time, 2)])
+    insert_time(env, retainers, tasks, [(retainer_time, per_retainer), (adhoc_time, 2)], start)
 
 
 # --------------------------------------------------------------------------
@@ -249,6 +253,79 @@ def run_processes(count, run_date, db):
     return max(end for _start, end in spans) - min(start for start, _end in spans)
 
 
+# Billing cron jobs still to run: due, or triggered (a job killed midway stays so).
+BILLING_JOBS_READY = """
+    SELECT count(*) FROM ir_cron c JOIN ir_act_server a ON a.id = c.ir_actions_server_id
+    WHERE c.active AND a.code LIKE 'model._cron_run_billing%%'
+      AND (c.nextcall <= now() at time zone 'UTC'
+           OR EXISTS (SELECT 1 FROM ir_cron_trigger t
+                      WHERE t.cron_id = c.id AND t.call_at <= now() at time zone 'UTC'))"""
+
+
+def cron_worker(db, ready, stop):
+    """One cron thread of an Odoo server, in a process of its own: Odoo's
+    ``ir.cron._process_jobs`` on ``db`` every 50 ms (a cron thread woken by
+    each trigger). Its "today" is the bench's February 1."""
+    import odoo  # noqa: PLC0415
+
+    odoo.tools.config.parse_config(["-c", str(dev.CONF), "--log-level=warn"])
+    odoo.modules.module.initialize_sys_path()
+    from odoo.addons.atlas_msp_billing.models.res_company import ResCompany  # noqa: PLC0415
+    from odoo.addons.base.models.ir_cron import ir_cron  # noqa: PLC0415
+
+    ResCompany._msp_today = lambda _company: FEBRUARY
+    odoo.modules.registry.Registry(db)
+    ready.put(True)
+    while not stop.is_set():
+        ir_cron._process_jobs(db)
+        time.sleep(0.05)
+
+
+def run_cron(db, jobs, expected, timeout=600):
+    """Seconds for the daily billing cron and its companion jobs (the Revenue
+    setting at ``jobs``) to draft ``expected`` February invoices, on as many
+    cron workers as jobs (their start-up not counted)."""
+    with odoo_env(db) as env:
+        env["res.company"].search([]).write({"msp_billing_jobs": jobs})
+        env.cr.execute("UPDATE ir_cron SET nextcall = now() + interval '1 day'")
+        env.cr.execute("DELETE FROM ir_cron_trigger")
+        env.cr.commit()
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    workers = [ctx.Process(target=cron_worker, args=(db, ready, stop)) for _i in range(jobs)]
+    for worker in workers:
+        worker.start()
+    for _worker in workers:
+        ready.get(timeout=300)
+    with odoo_env(db) as env:
+        cr = env.cr
+        daily = env.ref("atlas_msp_billing.ir_cron_msp_billing")
+        cr.execute(
+            "UPDATE ir_cron SET nextcall = now() at time zone 'UTC' WHERE id = %s", [daily.id]
+        )
+        cr.commit()
+        started = time.perf_counter()
+        finished = None
+        while time.perf_counter() - started < timeout:
+            time.sleep(0.05)
+            if finished is None and count_bench_invoices(cr) >= expected:
+                finished = time.perf_counter()
+            if finished:
+                cr.execute(BILLING_JOBS_READY)
+                if not cr.fetchone()[0]:
+                    break
+            cr.rollback()
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=60)
+        if worker.is_alive():
+            worker.kill()
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+
+    Registry.delete(db)  # the next copy is another database of the same name
+    return (finished or time.perf_counter()) - started
+
+
 def bench_once(retainer_count, per_retainer, parallel):
     scratch_database()
     with odoo_env() as env:
@@ -257,13 +334,17 @@ def bench_once(retainer_count, per_retainer, parallel):
         log_time(env, retainers, tasks, per_retainer)
         setup_seconds = time.perf_counter() - started
     vacuum_analyze()
-    parallel_seconds = None
+    parallel_seconds, cron_seconds = None, {}
     if parallel:
         from odoo import sql_db  # noqa: PLC0415
 
         sql_db.close_db(BENCH_DB)
         dev.copy_database(BENCH_DB, BENCH_DB_COPY)
         parallel_seconds = run_processes(2, FEBRUARY, BENCH_DB_COPY)
+        for jobs in (1, parallel):
+            dev.copy_database(BENCH_DB, BENCH_DB_COPY)
+            cron_seconds[jobs] = run_cron(BENCH_DB_COPY, jobs, retainer_count)
+            sql_db.close_db(BENCH_DB_COPY)
         dev.drop_database(BENCH_DB_COPY)
     with odoo_env() as env, counting_queries() as counter:
         started = time.perf_counter()
@@ -288,11 +369,15 @@ def bench_once(retainer_count, per_retainer, parallel):
         "queries_per_retainer": queries / retainer_count,
         "floor_s": floor,
         "two_processes_s": parallel_seconds,
+        "cron_s": cron_seconds,
     }
 
 
 def cmd_bench(args):
-    results = [bench_once(args.retainers, m, m == args.entries) for m in (args.entries, 500)]
+    results = [
+        bench_once(args.retainers, m, args.jobs if m == args.entries else 0)
+        for m in (args.entries, 500)
+    ]
     print()
     print(
         f"{'retainers':>9} {'entries/ret':>11} {'invoices':>8} {'lines':>6} {'run s':>7} "
@@ -312,6 +397,12 @@ def cmd_bench(args):
         f"two processes (SKIP LOCKED) at M={args.entries}: {first['two_processes_s']:.2f} s, "
         f"{first['invoices'] / first['two_processes_s']:.1f} invoices/s"
     )
+    single = first["cron_s"][1]
+    for jobs, seconds in first["cron_s"].items():
+        print(
+            f"cron at M={args.entries}, {jobs} job(s) on {jobs} cron worker(s): {seconds:.2f} s, "
+            f"{first['invoices'] / seconds:.1f} invoices/s, x{single / seconds:.2f} a single job"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -481,19 +572,27 @@ def timed(env, call, rounds=3):
     return seconds[0], min(seconds), queries
 
 
-def cmd_dashboard(args):
+def dashboard_database(db, retainer_count, entry_count):
+    """A new database ``db`` with the add-on, ``retainer_count`` active retainers
+    and ``entry_count`` time entries; returns (retainers, seconds of set-up)."""
     version = dev.prepare()
-    dev.copy_database(dev.ensure_template(version), DASHBOARD_DB)
-    dev.install(DASHBOARD_DB, [dev.MODULE], dev.MODULE)
-    with odoo_env(DASHBOARD_DB) as env:
+    dev.copy_database(dev.ensure_template(version), db)
+    dev.install(db, [dev.MODULE], dev.MODULE)
+    with odoo_env(db) as env:
         started = time.perf_counter()
         env["msp.retainer"].search([("state", "=", "active")]).write({"state": "closed"})
-        retainers, tasks = dashboard_retainers(env, args.retainers)
-        dashboard_time(env, retainers, tasks, args.entries // args.retainers)
+        retainers, tasks = dashboard_retainers(env, retainer_count)
+        dashboard_time(env, retainers, tasks, entry_count // retainer_count)
         setup_seconds = time.perf_counter() - started
+    vacuum_analyze(db)
+    return retainers, setup_seconds
+
+
+def cmd_dashboard(args):
+    retainers, setup_seconds = dashboard_database(DASHBOARD_DB, args.retainers, args.entries)
+    with odoo_env(DASHBOARD_DB) as env:
         env.cr.execute("SELECT count(*) FROM account_analytic_line")
         entries = env.cr.fetchone()[0]
-    vacuum_analyze(DASHBOARD_DB)
     with odoo_env(DASHBOARD_DB) as env:
         # As the dashboard's user sees it: record rules apply.
         admin = env.ref("base.user_admin")
@@ -561,9 +660,27 @@ DUPLICATE_ADHOC = """
     WHERE pp.default_code = 'MSP-ADHOC' AND abs(coalesce(t.hours, 0) - l.quantity) > 0.001"""
 
 
-def count_bench_invoices(cr):
-    cr.execute(BENCH_INVOICES, [JANUARY])
+def count_bench_invoices(cr, since=JANUARY):
+    """Invoices of the bench customers dated after ``since``."""
+    cr.execute(BENCH_INVOICES, [since])
     return cr.fetchone()[0]
+
+
+def count_duplicates(cr, since=JANUARY):
+    """Fees (two invoices of a retainer on one date), overage and ad-hoc time
+    billed twice, on the bench customers' invoices dated after ``since``."""
+    cr.execute(
+        f"""SELECT count(*) FROM (
+               SELECT m.msp_retainer_id, m.invoice_date
+               FROM ({BENCH_INVOICES.replace("count(*)", "m.*")}) m
+               GROUP BY 1, 2 HAVING count(*) > 1) d""",
+        [since],
+    )
+    duplicates = cr.fetchone()[0]
+    for query in (DUPLICATE_OVERAGE, DUPLICATE_ADHOC):
+        cr.execute(query)
+        duplicates += cr.fetchone()[0]
+    return duplicates
 
 
 def cmd_stress(args):
@@ -594,19 +711,7 @@ def cmd_stress(args):
     restarted.join()
     with odoo_env() as env:
         created = count_bench_invoices(env.cr)
-        env.cr.execute(
-            f"""SELECT count(*) FROM (
-                   SELECT m.msp_retainer_id, m.invoice_date
-                   FROM ({BENCH_INVOICES.replace("count(*)", "m.*")}) m
-                   GROUP BY 1, 2 HAVING count(*) > 1) d""",
-            [JANUARY],
-        )
-        duplicate_invoices = env.cr.fetchone()[0]
-        env.cr.execute(DUPLICATE_OVERAGE)
-        duplicate_overage = env.cr.fetchone()[0]
-        env.cr.execute(DUPLICATE_ADHOC)
-        duplicate_adhoc = env.cr.fetchone()[0]
-    duplicates = duplicate_invoices + duplicate_overage + duplicate_adhoc
+        duplicates = count_duplicates(env.cr)
     print(f"retainers: {args.retainers}")
     print(f"invoices expected: {expected}, created: {created}")
     print(f"duplicates found: {duplicates}")
@@ -619,6 +724,9 @@ def main():
     bench = commands.add_parser("bench")
     bench.add_argument("--retainers", type=int, default=int(os.environ.get("N", "1000")))
     bench.add_argument("--entries", type=int, default=int(os.environ.get("M", "50")))
+    bench.add_argument(
+        "--jobs", type=int, default=int(os.environ.get("K", "2")), help="billing jobs vs one"
+    )
     bench.set_defaults(func=cmd_bench)
     stress = commands.add_parser("stress")
     stress.add_argument("--retainers", type=int, default=int(os.environ.get("N", "1000")))

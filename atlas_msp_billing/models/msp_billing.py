@@ -24,6 +24,10 @@ CONCURRENCY_ERRORS = (
     psycopg2.errors.DeadlockDetected,
     psycopg2.errors.LockNotAvailable,
 )
+# The code of the billing jobs' cron records besides the daily one (rule 12).
+BILLING_JOB_CODE = "model._cron_run_billing_job()"
+# application_name of a session while it bills a batch (pg_stat_activity).
+BILLING_APPLICATION_NAME = "msp_billing"
 # Advisory lock namespace of the ad-hoc billing of a customer ("MSPA").
 ADHOC_BILLING_LOCK = 0x4D535041
 
@@ -56,7 +60,54 @@ class MspBilling(models.AbstractModel):
     # ------------------------------------------------------------------
     @api.model
     def _cron_run_billing(self, batch_size=100):
+        """The daily cron, first of the billing jobs (rule 12): it starts the
+        others at once, then bills beside them."""
+        for job in self._get_billing_jobs():
+            job._trigger()
+        # Committed now, so that the others start while this one bills.
+        self.env.cr.commit()  # pylint: disable=invalid-commit
         self._run_billing(commit=True, batch_size=batch_size)
+
+    @api.model
+    def _cron_run_billing_job(self, batch_size=100):
+        """One of the billing jobs the daily cron starts (rule 12)."""
+        self._run_billing(commit=True, batch_size=batch_size)
+
+    @api.model
+    def _get_billing_jobs(self):
+        """The cron records of the billing jobs besides the daily one: as many as
+        the companies' "Billing Jobs" setting asks minus one (the largest
+        setting, since one run serves every company). Missing ones are created;
+        those beyond the setting are switched off unless running."""
+        crons = self.env["ir.cron"].sudo().with_context(active_test=False)
+        jobs = crons.search(
+            [("model_id.model", "=", self._name), ("code", "=", BILLING_JOB_CODE)], order="id"
+        )
+        companies = self.env["res.company"].sudo().search([])
+        wanted = max(companies.mapped("msp_billing_jobs"), default=1) - 1
+        daily = self.env.ref("atlas_msp_billing.ir_cron_msp_billing").sudo()
+        jobs |= crons.create(
+            [
+                {
+                    "name": self.env._("MSP Billing: parallel job %s", number + 2),
+                    "model_id": daily.model_id.id,
+                    "state": "code",
+                    "code": BILLING_JOB_CODE,
+                    "user_id": daily.user_id.id,
+                    "interval_number": daily.interval_number,
+                    "interval_type": daily.interval_type,
+                    "nextcall": daily.nextcall,
+                    "priority": daily.priority,
+                }
+                for number in range(len(jobs), wanted)
+            ]
+        )
+        for group, active in ((jobs[:wanted], True), (jobs[wanted:], False)):
+            switched = group.filtered(lambda job, active=active: job.active != active)
+            if switched:
+                # A job running now keeps its state until the next run: no waiting on it.
+                switched.try_write({"active": active})
+        return jobs[:wanted]
 
     @api.model
     def _run_billing(self, run_date=None, commit=False, batch_size=100):
@@ -65,18 +116,30 @@ class MspBilling(models.AbstractModel):
 
         With ``commit``, each batch of retainers is its own transaction: a run
         killed midway keeps the finished batches, and concurrent runs in other
-        processes take other retainers (SKIP LOCKED) instead of waiting.
+        processes take other retainers (SKIP LOCKED) instead of waiting. The
+        retainers another run held are looked at again at the end: those it
+        billed are no longer due, those of a run that died are billed here
+        (rule 12).
         """
         invoices = self.env["account.move"]
         candidates = self._get_retainer_ids_to_invoice(run_date)
-        done = 0
-        for start in range(0, len(candidates), batch_size):
-            batch = candidates[start : start + batch_size]
-            invoices |= self._run_billing_batch(batch, run_date, commit)
-            done += len(batch)
-            if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-                self.env["ir.cron"]._notify_progress(done=done, remaining=len(candidates) - done)
+        done, remaining = 0, len(candidates)
+        while candidates:
+            skipped = []
+            for start in range(0, len(candidates), batch_size):
+                batch = candidates[start : start + batch_size]
+                billed, locked = self._run_billing_batch(batch, run_date, commit)
+                invoices |= billed
+                taken = set(locked.ids)
+                skipped += [rid for rid in batch if rid not in taken]
+                done, remaining = done + len(locked), remaining - len(batch)
+                if commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+            if len(skipped) == len(candidates):
+                break  # all held by runs still alive: theirs to bill
+            candidates = self._get_retainer_ids_to_invoice(run_date, skipped)
+            remaining = len(candidates)
         invoices |= self._run_adhoc_billing(run_date, commit=commit)
         return invoices
 
@@ -93,23 +156,31 @@ class MspBilling(models.AbstractModel):
         ]
 
     @api.model
-    def _get_retainer_ids_to_invoice(self, run_date=None):
+    def _get_retainer_ids_to_invoice(self, run_date=None, among=None):
+        """Ids of the retainers due on ``run_date``, of those in ``among`` if given."""
         retainers = self.env["msp.retainer"].sudo()
+        scope = [("state", "=", "active")] + ([("id", "in", among)] if among is not None else [])
         due = []
-        for company in retainers.search([("state", "=", "active")]).company_id:
+        for company in retainers.search(scope).company_id:
             day = run_date or company._msp_today()
             domain = self._get_retainers_to_invoice_domain(company, day)
-            due += retainers.search(domain, order="id").ids
+            due += retainers.search(domain + scope[1:], order="id").ids
         return due
 
     @api.model
     def _run_billing_batch(self, ids, run_date, commit):
+        """Bill the retainers of ``ids`` no other run holds; return the invoices
+        created and the retainers taken."""
         retainers = self.env["msp.retainer"].browse(ids)
         for attempt in range(3):
+            self._name_billing_session()
             try:
                 with self.env.cr.savepoint():
                     locked = self._lock_retainers(retainers, skip_locked=True)
-                    return self._invoice_retainers(locked, run_date)
+                    # Those another job billed since the list was made are no longer
+                    # due: not prepared again for nothing (rule 12).
+                    due = locked.browse(self._get_retainer_ids_to_invoice(run_date, locked.ids))
+                    return self._invoice_retainers(due, run_date), locked
             except CONCURRENCY_ERRORS:
                 # Another run billed some of them after our snapshot: start over
                 # with a fresh one, which sees its work.
@@ -117,7 +188,15 @@ class MspBilling(models.AbstractModel):
                     raise
                 self.env.cr.rollback()
                 self.env.invalidate_all()
-        return self.env["account.move"]
+        return self.env["account.move"], retainers.browse()
+
+    @api.model
+    def _name_billing_session(self):
+        """Name the database session in ``pg_stat_activity`` until the batch's
+        transaction ends: what to watch, and what make stress-servers counts."""
+        cron_id = self.env.context.get("cron_id")
+        label = BILLING_APPLICATION_NAME + (f" cron {cron_id}" if cron_id else "")
+        self.env.cr.execute("SELECT set_config('application_name', %s, true)", [label])
 
     @api.model
     def _lock_retainers(self, retainers, skip_locked=False):

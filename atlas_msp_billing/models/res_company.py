@@ -25,6 +25,7 @@ MSP_SETTINGS = frozenset(
         "msp_invoice_payment_note",
         "msp_invoice_sla_summary",
         "msp_attach_time_schedule",
+        "msp_billing_jobs",
     }
 )
 
@@ -85,6 +86,14 @@ class ResCompany(models.Model):
         "retainer billing, and retainer periods ending before it bill no overage. Set on "
         "installation when the database already holds timesheets of customer projects, so "
         "that their history is not invoiced. Empty: no limit.",
+    )
+
+    msp_billing_jobs = fields.Integer(
+        string="Billing Jobs",
+        default=2,
+        help="How many jobs draft the invoices at once, on the cron workers of one or several "
+        "Odoo servers: the daily billing starts this many and they share the retainers. At "
+        "most one per cron worker (max_cron_threads of all servers) is useful.",
     )
 
     def _msp_today(self):
@@ -164,7 +173,11 @@ class ResCompany(models.Model):
                         fields=", ".join(sorted(self._fields[f].string for f in other)),
                     )
                 )
-        return super().write(vals)
+        result = super().write(vals)
+        if "msp_billing_jobs" in vals:
+            # The cron records of the jobs follow the setting (rule 12).
+            self.env["msp.billing"]._get_billing_jobs()
+        return result
 
     def _msp_action_settings(self):
         """Revenue > Configuration > Settings: this company's billing options."""
@@ -195,6 +208,11 @@ class ResCompany(models.Model):
                         company=company.name,
                     )
                 )
+
+    @api.constrains("msp_billing_jobs")
+    def _check_msp_billing_jobs(self):
+        if any(company.msp_billing_jobs < 1 for company in self):
+            raise ValidationError(self.env._("The billing needs at least 1 job."))
 
     @api.constrains("msp_timer_rounding", "msp_timer_minimum", "msp_timer_stale_hours")
     def _check_msp_timer_settings(self):
