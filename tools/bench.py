@@ -346,6 +346,8 @@ def bench_once(retainer_count, per_retainer, parallel):
             cron_seconds[jobs] = run_cron(BENCH_DB_COPY, jobs, retainer_count)
             sql_db.close_db(BENCH_DB_COPY)
         dev.drop_database(BENCH_DB_COPY)
+    with odoo_env() as env:
+        preview = time_preview(env, retainer_count)
     with odoo_env() as env, counting_queries() as counter:
         started = time.perf_counter()
         invoices = env["msp.retainer"]._run_billing(run_date=FEBRUARY, commit=True)
@@ -370,6 +372,33 @@ def bench_once(retainer_count, per_retainer, parallel):
         "floor_s": floor,
         "two_processes_s": parallel_seconds,
         "cron_s": cron_seconds,
+        **preview,
+    }
+
+
+def time_preview(env, retainer_count):
+    """The billing preview of FEBRUARY against the run's own preparing work (the
+    same builders writing their periods, rolled back): seconds and queries."""
+    with counting_queries() as counter:
+        started = time.perf_counter()
+        previews = env["msp.retainer"]._get_billing_preview(run_date=FEBRUARY)
+        preview_s = time.perf_counter() - started
+    preview_queries = counter["queries"]
+    env.cr.rollback()
+    billing, builder = env["msp.billing"], env["msp.billing.invoice"]
+    with counting_queries() as counter:
+        started = time.perf_counter()
+        for retainer in env["msp.retainer"].browse(billing._get_retainer_ids_to_invoice(FEBRUARY)):
+            builder._prepare_retainer_invoices(retainer, FEBRUARY)
+        prepare_s = time.perf_counter() - started
+    prepare_queries = counter["queries"]
+    env.cr.rollback()
+    return {
+        "preview_invoices": len(previews),
+        "preview_s": preview_s,
+        "preview_queries": preview_queries / retainer_count,
+        "prepare_s": prepare_s,
+        "prepare_queries": prepare_queries / retainer_count,
     }
 
 
@@ -396,6 +425,12 @@ def cmd_bench(args):
     print(
         f"two processes (SKIP LOCKED) at M={args.entries}: {first['two_processes_s']:.2f} s, "
         f"{first['invoices'] / first['two_processes_s']:.1f} invoices/s"
+    )
+    print(
+        f"billing preview at M={args.entries}: {first['preview_invoices']} invoices in "
+        f"{first['preview_s']:.2f} s, {first['preview_queries']:.1f} queries/retainer; the run's "
+        f"own preparing work {first['prepare_s']:.2f} s, {first['prepare_queries']:.1f} "
+        f"queries/retainer (preview/prepare x{first['preview_s'] / first['prepare_s']:.2f})"
     )
     single = first["cron_s"][1]
     for jobs, seconds in first["cron_s"].items():
