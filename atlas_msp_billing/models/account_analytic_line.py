@@ -153,7 +153,7 @@ class AccountAnalyticLine(models.Model):
         """(project id, customer id, day, sale kind): what decides an entry's
         category, retainer and period."""
         partner = partner or task.partner_id or project.partner_id
-        day = day or fields.Date.context_today(self)
+        day = day or self.env.company._msp_today()
         return project.id, partner.id, day, self._msp_sale_kind(sale_line)
 
     def _msp_coverage_key(self):

@@ -212,7 +212,7 @@ class AccountMove(models.Model):
         if self.msp_overage_period_ids:
             periods = self.msp_overage_period_ids
             return min(periods.mapped("date_start")), max(periods.mapped("date_end"))
-        day = self.invoice_date or fields.Date.context_today(self)
+        day = self.invoice_date or self.company_id._msp_today()
         ended = self.msp_retainer_id.period_ids.filtered(lambda p: p.date_end < day)
         if ended:
             last = ended.sorted("date_end")[-1]

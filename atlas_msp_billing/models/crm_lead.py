@@ -164,7 +164,7 @@ class CrmLead(models.Model):
             values[key] = value
         values["included_hours"] = float_round(values["included_hours"], precision_digits=2)
         values["date_start"] = fields.Date.to_date(
-            values.get("date_start") or fields.Date.context_today(self)
+            values.get("date_start") or (self.company_id or self.env.company)._msp_today()
         )
         policy = self.env["msp.sla.policy"]
         if values.get("sla_policy_id"):

@@ -7,6 +7,7 @@ OCA ``contract`` name theirs."""
 import logging
 from collections import defaultdict
 from contextlib import contextmanager
+from functools import partial
 from types import SimpleNamespace
 
 import psycopg2
@@ -220,7 +221,7 @@ class MspBilling(models.AbstractModel):
         builder = self.env["msp.billing.invoice"]
         prepared = []
         for retainer in retainers:
-            with billing_isolation(self.env, retainer._msp_report_billing_failure):
+            with billing_isolation(self.env, partial(self._report_retainer_failure, retainer)):
                 day = run_date or retainer.company_id._msp_today()
                 prepared.append((retainer, builder._prepare_retainer_invoices(retainer, day)))
         with billing_isolation(self.env) as batch:
@@ -232,10 +233,45 @@ class MspBilling(models.AbstractModel):
         # The batch failed as a whole: retainer by retainer, to isolate the culprit.
         invoices = self.env["account.move"]
         for retainer, retainer_invoices in prepared:
-            with billing_isolation(self.env, retainer._msp_report_billing_failure):
+            with billing_isolation(self.env, partial(self._report_retainer_failure, retainer)):
                 invoices |= self._create_invoices(retainer_invoices)
                 self._after_invoiced(retainer, run_date)
         return invoices
+
+    @api.model
+    def _report_retainer_failure(self, retainer, error):
+        """Rule 4: log it, post it on the retainer, and ask a billing manager."""
+        _logger.warning("Billing of retainer %s failed: %s", retainer.name, error)
+        message = self.env._("The billing run could not invoice this retainer: %s", error)
+        retainer.message_post(body=message)
+        manager = self.env.ref("atlas_msp_billing.group_msp_billing_manager").users.filtered(
+            lambda u: retainer.company_id in u.company_ids
+        )[:1]
+        retainer.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=self.env._("Billing failed"),
+            note=message,
+            user_id=(manager or retainer.user_id or self.env.user).id,
+        )
+
+    @api.model
+    def _get_result_action(self, invoices):
+        """What the screens that start a billing show: the invoices it made, or a
+        notice that nothing was due."""
+        if not invoices:
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "info",
+                    "title": self.env._("Nothing to invoice"),
+                    "message": self.env._("Everything due up to today is already invoiced."),
+                    "sticky": False,
+                    # From the Generate Invoices Now dialog: the notice closes it.
+                    "next": {"type": "ir.actions.act_window_close"},
+                },
+            }
+        return invoices._get_records_action(name=self.env._("Generated Invoices"))
 
     @api.model
     def _after_invoiced(self, retainer, run_date):

@@ -114,7 +114,7 @@ class MspBillingSchedule(models.Model):
 
     @api.depends("trigger", "date", "milestone_id.is_reached")
     def _compute_is_due(self):
-        today = fields.Date.context_today(self)
+        today = self.env.company._msp_today()
         for schedule in self:
             if schedule.trigger == "milestone":
                 schedule.is_due = schedule.milestone_id.is_reached
@@ -197,7 +197,7 @@ class MspBillingSchedule(models.Model):
             [
                 ("trigger", "=", "date"),
                 ("is_due", "=", False),
-                ("date", "<=", fields.Date.context_today(self)),
+                ("date", "<=", self.env.company._msp_today()),
             ]
         )
         steps._compute_is_due()

@@ -1,4 +1,3 @@
-import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -11,7 +10,6 @@ from ..utils.roles import msp_role
 
 _lt = LazyTranslate(__name__)
 
-_logger = logging.getLogger(__name__)
 
 # Fields whose change would move or resize periods already invoiced.
 SCHEDULE_FIELDS = ("billing_cycle", "date_start", "partner_id", "company_id", "currency_id")
@@ -444,7 +442,7 @@ class MspRetainer(models.Model):
             invoices |= self.env["msp.billing"]._invoice_retainers(
                 retainer, retainer.company_id._msp_today()
             )
-        return self._billing_result_action(invoices)
+        return self.env["msp.billing"]._get_result_action(invoices)
 
     @msp_role("account_manager")
     def action_view_invoices(self):
@@ -491,23 +489,6 @@ class MspRetainer(models.Model):
         )
         return action
 
-    @api.model
-    def _billing_result_action(self, invoices):
-        if not invoices:
-            return {
-                "type": "ir.actions.client",
-                "tag": "display_notification",
-                "params": {
-                    "type": "info",
-                    "title": self.env._("Nothing to invoice"),
-                    "message": self.env._("Everything due up to today is already invoiced."),
-                    "sticky": False,
-                    # From the Generate Invoices Now dialog: the notice closes it.
-                    "next": {"type": "ir.actions.act_window_close"},
-                },
-            }
-        return invoices._get_records_action(name=self.env._("Generated Invoices"))
-
     # ------------------------------------------------------------------
     # Billing (the run itself is msp.billing's)
     # ------------------------------------------------------------------
@@ -515,22 +496,6 @@ class MspRetainer(models.Model):
     def _run_billing(self, run_date=None, commit=False, batch_size=100):
         """The billing run for ``run_date`` (see ``msp.billing._run_billing``)."""
         return self.env["msp.billing"]._run_billing(run_date, commit, batch_size)
-
-    def _msp_report_billing_failure(self, error):
-        """Rule 4: log it, post it on the retainer, and ask a billing manager."""
-        self.ensure_one()
-        _logger.warning("Billing of retainer %s failed: %s", self.name, error)
-        message = self.env._("The billing run could not invoice this retainer: %s", error)
-        self.message_post(body=message)
-        manager = self.env.ref("atlas_msp_billing.group_msp_billing_manager").users.filtered(
-            lambda u: self.company_id in u.company_ids
-        )[:1]
-        self.activity_schedule(
-            "mail.mail_activity_data_todo",
-            summary=self.env._("Billing failed"),
-            note=message,
-            user_id=(manager or self.user_id or self.env.user).id,
-        )
 
     def _compute_access_url(self):
         for retainer in self:

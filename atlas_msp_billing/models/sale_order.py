@@ -39,9 +39,7 @@ class SaleOrder(models.Model):
         # the schedule is built from them.
         res = super()._action_confirm()
         for order in self:
-            start = order.msp_retainer_start_date or fields.Date.context_today(
-                order, order.date_order
-            )
+            start = order.msp_retainer_start_date or order.company_id._msp_today()
             order.order_line.filtered("product_id.msp_is_retainer")._msp_start_retainer(start)
         self.filtered(
             lambda order: not order.sudo().msp_schedule_ids

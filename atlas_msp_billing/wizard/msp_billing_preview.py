@@ -73,4 +73,6 @@ class MspBillingPreview(models.TransientModel):
         self.ensure_one()
         self.env["msp.billing.run"]._check_run_date_not_future(self.run_date)
         retainers = self.env["msp.retainer"]
-        return retainers._billing_result_action(retainers._run_billing(run_date=self.run_date))
+        return self.env["msp.billing"]._get_result_action(
+            retainers._run_billing(run_date=self.run_date)
+        )

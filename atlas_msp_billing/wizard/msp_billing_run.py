@@ -39,4 +39,6 @@ class MspBillingRun(models.TransientModel):
     def action_generate(self):
         self.ensure_one()
         retainers = self.env["msp.retainer"]
-        return retainers._billing_result_action(retainers._run_billing(run_date=self.run_date))
+        return self.env["msp.billing"]._get_result_action(
+            retainers._run_billing(run_date=self.run_date)
+        )
