@@ -84,8 +84,8 @@ class MspBilling(models.AbstractModel):
         jobs = crons.search(
             [("model_id.model", "=", self._name), ("code", "=", BILLING_JOB_CODE)], order="id"
         )
-        companies = self.env["res.company"].sudo().search([])
-        wanted = max(companies.mapped("msp_billing_jobs"), default=1) - 1
+        [(most,)] = self.env["res.company"].sudo()._read_group([], [], ["msp_billing_jobs:max"])
+        wanted = (most or 1) - 1
         daily = self.env.ref("atlas_msp_billing.ir_cron_msp_billing").sudo()
         jobs |= crons.create(
             [
