@@ -184,19 +184,7 @@ class AccountMove(models.Model):
                 "retainer": move.msp_retainer_id,
                 "categories": categories,
                 "hours": self._msp_hours(move_entries),
-                "periods": [
-                    {
-                        "period": period,
-                        "included": period.included_hours,
-                        "used": period.hours_used,
-                        "remaining": float_round(
-                            max(period.included_hours - period.hours_used, 0.0),
-                            precision_digits=HOURS_DIGITS,
-                        ),
-                        "overage": period.overage_hours,
-                    }
-                    for period in move.msp_period_ids.sorted("date_start")
-                ],
+                "periods": move.msp_period_ids.sorted("date_start")._msp_schedule_balances(),
             }
         return schedules
 

@@ -191,6 +191,23 @@ class MspRetainerPeriod(models.Model):
                 billed.get(period, 0.0), precision_digits=HOURS_DIGITS
             )
 
+    def _msp_schedule_balances(self):
+        """The included-hours balance of these periods, as the time schedule of an
+        invoice prints it."""
+        return [
+            {
+                "period": period,
+                "included": period.included_hours,
+                "used": period.hours_used,
+                "remaining": float_round(
+                    max(period.included_hours - period.hours_used, 0.0),
+                    precision_digits=HOURS_DIGITS,
+                ),
+                "overage": period.overage_hours,
+            }
+            for period in self
+        ]
+
     def _unbilled_overage_hours(self):
         """Overage hours not yet on an invoice (rule 10's adjustment, when some are)."""
         self.ensure_one()

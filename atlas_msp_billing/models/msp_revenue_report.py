@@ -52,10 +52,11 @@ class MspRevenueReport(models.Model):
             "hours_used",
             "overage_hours",
             "overage_amount",
-            "overage_invoice_id",
+            "overage_rate",
+            "overage_billed_hours",
         ],
         "msp.retainer.line": ["retainer_id", "price_subtotal"],
-        "account.move": ["state"],
+        "res.company": ["msp_billing_start_date"],
         "res.currency.rate": ["currency_id", "company_id", "name", "rate"],
     }
 
@@ -105,22 +106,7 @@ class MspRevenueReport(models.Model):
             """
             WITH msp_today(company_id, today) AS (VALUES %(today)s),
             %(rates)s,
-            msp_unbilled AS (
-                SELECT p.retainer_id,
-                       SUM(p.overage_hours) AS overage_hours,
-                       SUM(p.overage_amount) AS overage_amount
-                  FROM msp_retainer_period p
-                  JOIN msp_today t ON t.company_id = p.company_id
-                  -- Periods ended before "Bill time from" bill no overage.
-                  JOIN res_company rc ON rc.id = p.company_id
-             LEFT JOIN account_move m ON m.id = p.overage_invoice_id
-                 WHERE p.overage_hours > 0
-                   AND p.date_start <= t.today
-                   AND (rc.msp_billing_start_date IS NULL
-                        OR p.date_end >= rc.msp_billing_start_date)
-                   AND (m.id IS NULL OR m.state = 'cancel')
-              GROUP BY p.retainer_id
-            )
+            %(unbilled)s
             SELECT r.id,
                    r.id AS retainer_id,
                    r.company_id,
@@ -156,6 +142,7 @@ class MspRevenueReport(models.Model):
                 SQL("(%s, %s::date)", company_id, day) for company_id, day in self._msp_days()
             ),
             rates=self._msp_rate_ctes(),
+            unbilled=self._msp_unbilled_overage_cte(),
             months=self._msp_cycle_months_sql(SQL("r.billing_cycle")),
             # A current period not recorded yet (no time logged, not billed
             # yet) will include the retainer's hours.
@@ -164,6 +151,30 @@ class MspRevenueReport(models.Model):
                 "(r.date_end IS NULL OR r.date_end >= t.today) THEN r.included_hours "
                 "ELSE 0.0 END)"
             ),
+        )
+
+    @api.model
+    def _msp_unbilled_overage_cte(self):
+        """``msp_unbilled``: per retainer, the overage hours not yet on an invoice
+        and their amount (late time included, rule 10); periods ended before
+        "Bill time from" bill none."""
+        return SQL(
+            """
+            msp_unbilled AS (
+                SELECT p.retainer_id,
+                       SUM(p.overage_hours - p.overage_billed_hours) AS overage_hours,
+                       SUM(CASE WHEN p.overage_billed_hours = 0 THEN p.overage_amount
+                                ELSE ROUND(((p.overage_hours - p.overage_billed_hours)
+                                            * p.overage_rate)::numeric, 2) END) AS overage_amount
+                  FROM msp_retainer_period p
+                  JOIN msp_today t ON t.company_id = p.company_id
+                  JOIN res_company rc ON rc.id = p.company_id
+                 WHERE p.overage_hours > p.overage_billed_hours
+                   AND p.date_start <= t.today
+                   AND (rc.msp_billing_start_date IS NULL
+                        OR p.date_end >= rc.msp_billing_start_date)
+              GROUP BY p.retainer_id
+            )"""
         )
 
     @api.model
