@@ -1,7 +1,5 @@
 import math
 
-import pytz
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -201,8 +199,7 @@ class MspTimer(models.Model):
         """The day the timer started, in the company's time zone: work started
         late in the evening belongs to that day, not to the UTC one."""
         self.ensure_one()
-        tz = self.company_id._msp_tz()
-        return pytz.utc.localize(self.date_start).astimezone(tz).date()
+        return self.company_id._msp_local_date(self.date_start)
 
     def _msp_employee(self):
         self.ensure_one()

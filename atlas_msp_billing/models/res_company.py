@@ -104,6 +104,10 @@ class ResCompany(models.Model):
             return fields.Date.to_date(self.env.context["msp_date"])
         return datetime.now(self._msp_tz()).date()
 
+    def _msp_local_date(self, moment):
+        """The day of ``moment`` (a naive UTC datetime) in the company's time zone."""
+        return pytz.utc.localize(moment).astimezone(self._msp_tz()).date()
+
     def _msp_tz(self):
         """The company's time zone (its partner's, else the user's, else UTC): the
         one that dates periods, time entries, timers and SLA windows."""

@@ -39,7 +39,9 @@ class SaleOrder(models.Model):
         # the schedule is built from them.
         res = super()._action_confirm()
         for order in self:
-            start = order.msp_retainer_start_date or order.company_id._msp_today()
+            start = order.msp_retainer_start_date or order.company_id._msp_local_date(
+                order.date_order
+            )
             order.order_line.filtered("product_id.msp_is_retainer")._msp_start_retainer(start)
         self.filtered(
             lambda order: not order.sudo().msp_schedule_ids
@@ -75,7 +77,7 @@ class SaleOrder(models.Model):
                     {
                         "sale_line_id": line.id,
                         "trigger": "date",
-                        "date": fields.Date.context_today(line, line.order_id.date_order),
+                        "date": line.company_id._msp_local_date(line.order_id.date_order),
                         "amount": line.price_subtotal,
                     }
                 )

@@ -140,7 +140,9 @@ class TestQuotes(QuoteMixin, MspBillingCommon):
         order = self.create_quote()
         order.action_confirm()
         retainer = order.msp_retainer_ids
-        self.assertEqual(retainer.date_start, fields.Date.context_today(order, order.date_order))
+        # The day of the confirmation in the company's time zone.
+        confirmed = order.company_id._msp_local_date(order.date_order)
+        self.assertEqual(retainer.date_start, confirmed)
 
     def test_confirmation_activates_the_draft_retainer(self):
         draft = self.env["msp.retainer"].create(
@@ -212,7 +214,7 @@ class TestQuotes(QuoteMixin, MspBillingCommon):
         order = self.create_quote(retainer=False)
         order.action_confirm()
         costs = self.lines_by_product(order, self.product_costs)
-        today = fields.Date.context_today(order)
+        today = order.company_id._msp_today()
         step = costs.msp_schedule_ids
         step.amount = 200.0
         later = self.env["msp.billing.schedule"].create(
