@@ -1,4 +1,8 @@
 from odoo import api, fields, models
+from odoo.osv import expression
+
+# Time this add-on bills: a project holding some is billed by retainers or ad hoc.
+MSP_BILLED_TIME = [("msp_billing_category", "in", ("retainer", "adhoc"))]
 
 
 class ProjectProject(models.Model):
@@ -36,3 +40,17 @@ class ProjectProject(models.Model):
             order="sequence, id",
         )
         return desks.filtered(lambda desk: desk.partner_id == customer)[:1] or desks[:1]
+
+    def _get_projects_to_make_billable_domain(self):
+        # Service desks and projects whose time this add-on already bills stay as
+        # they are: made billable, sale_project would bill their time by a sale
+        # order instead of the retainer.
+        return expression.AND(
+            [
+                super()._get_projects_to_make_billable_domain(),
+                [
+                    ("msp_is_service_desk", "=", False),
+                    ("timesheet_ids", "not any", MSP_BILLED_TIME),
+                ],
+            ]
+        )

@@ -1,9 +1,11 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 from odoo.addons.project.models.project_task import CLOSED_STATES
 
 from .msp_sla_policy_line import check_priority
+from .project_project import MSP_BILLED_TIME
 
 PORTAL_READABLE_SLA_FIELDS = {
     "msp_is_ticket",
@@ -133,4 +135,17 @@ class ProjectTask(models.Model):
                     "description": description,
                 }
             )
+        )
+
+    @api.model
+    def _get_projects_to_make_billable_domain(self, additional_domain=None):
+        # As for projects: tickets and tasks of projects the add-on bills stay so.
+        return expression.AND(
+            [
+                super()._get_projects_to_make_billable_domain(additional_domain),
+                [
+                    ("project_id.msp_is_service_desk", "=", False),
+                    ("project_id.timesheet_ids", "not any", MSP_BILLED_TIME),
+                ],
+            ]
         )

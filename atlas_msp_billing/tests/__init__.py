@@ -28,3 +28,4 @@ from . import test_late_time
 from . import test_billing_preview
 from . import test_revenue_dashboard
 from . import test_recurring_services
+from . import test_projects_to_make_billable
