@@ -121,6 +121,9 @@ def activate_retainers(env, partners, start=JANUARY):
 def create_retainers(env, count):
     """``count`` customers, each with an active monthly retainer (10 h
     included) started Jan 1 and billed for January, and a task."""
+    # The scratch database holds Odoo's demo timesheets, so installing the add-on
+    # set "Bill time from" to today: the bench bills its own history of 2026.
+    env["res.company"].search([]).write({"msp_billing_start_date": False})
     partners = env["res.partner"].create(
         [{"name": f"Bench Customer {i:05d}", "is_company": True} for i in range(count)]
     )
