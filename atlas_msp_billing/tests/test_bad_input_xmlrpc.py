@@ -308,6 +308,10 @@ class TestBadInputOverXmlRpc(HttpCase, MspBillingCase, MspXmlRpcMixin):
                     hours_rule,
                     unchanged=(self.entry, watched),
                 )
+
+    def test_time_entries_out_of_their_retainer(self):
+        tech = self.user_technician
+        watched = ["unit_amount", "msp_billing_category", "msp_period_id"]
         self.refused(
             tech,
             "account.analytic.line",
@@ -330,7 +334,12 @@ class TestBadInputOverXmlRpc(HttpCase, MspBillingCase, MspXmlRpcMixin):
             "is billed on posted invoice",
             unchanged=(self.billed_entry, watched),
         )
+
+    def test_time_entries_from_the_task_tab(self):
         # The task's timesheet tab writes the task, with its entries as commands.
+        tech = self.user_technician
+        hours_rule = "enter the hours worked on that day, from 0 to 24"
+        watched = ["unit_amount", "msp_billing_category", "msp_period_id"]
         self.refused(
             tech,
             "project.task",
