@@ -101,6 +101,7 @@ class MspRevenueReport(models.Model):
         # Raw SQL: write what the ORM still holds first.
         self.env["msp.retainer"].flush_model()
         self.env["msp.retainer.period"].flush_model()
+        self.env["msp.retainer.line"].flush_model()
         return SQL(
             """
             WITH %(rates)s,
@@ -116,8 +117,9 @@ class MspRevenueReport(models.Model):
             msp_customer_mrr AS (
                 SELECT mo.month, r.partner_id, ARRAY_AGG(r.id) AS retainer_ids,
                        -- Rounded to the currency: equal fees make equal MRR.
-                       ROUND(SUM(CASE WHEN p.id IS NULL OR p.is_partial THEN r.amount
-                                      ELSE p.amount END
+                       -- Recurring services count at their current terms (rule 11).
+                       ROUND(SUM((CASE WHEN p.id IS NULL OR p.is_partial THEN r.amount
+                                       ELSE p.amount END + r.services)
                                  * f.factor / %(months)s)::numeric, %(digits)s) AS mrr
                   FROM msp_month mo
                   JOIN msp_run r ON r.date_start <= mo.day
@@ -169,9 +171,13 @@ class MspRevenueReport(models.Model):
                        r.date_start,
                        CASE WHEN r.state = 'closed'
                             THEN COALESCE(r.date_end, e.date_end, r.date_start)
-                            ELSE r.date_end END AS date_end
+                            ELSE r.date_end END AS date_end,
+                       COALESCE(l.services, 0.0) AS services
                   FROM msp_retainer r
              LEFT JOIN msp_closed_end e ON e.retainer_id = r.id
+             LEFT JOIN (SELECT retainer_id, SUM(price_subtotal) AS services
+                          FROM msp_retainer_line GROUP BY retainer_id) l
+                    ON l.retainer_id = r.id
                  WHERE r.state IN ('active', 'closed') AND r.active
                    AND r.company_id IN %(companies)s
             )""",

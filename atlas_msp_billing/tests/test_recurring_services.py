@@ -152,6 +152,8 @@ class TestRecurringServices(MspBillingCase):
         row = Report.search([("retainer_id", "=", retainer.id)])
         self.assertEqual(row.monthly_fee, 1120.0)
         self.assertEqual(row.amount, 3000.0, "the fee per cycle stays the fee")
+        # The dashboard's timeline counts them too: this month is the key figure.
+        self.assertEqual(Report._get_mrr_timeline()[-1]["mrr"], kpis["mrr"])
 
     # ------------------------------------------------------------------
     # Quotes
