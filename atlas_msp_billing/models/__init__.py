@@ -1,3 +1,4 @@
+from . import msp_product_line_mixin
 from . import msp_billing
 from . import msp_billing_invoice
 from . import msp_recurring_mixin

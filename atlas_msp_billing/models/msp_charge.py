@@ -5,7 +5,7 @@ from odoo.exceptions import UserError, ValidationError
 class MspCharge(models.Model):
     _name = "msp.charge"
     _description = "Ad-hoc Charge"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "msp.product.line.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 
@@ -27,14 +27,6 @@ class MspCharge(models.Model):
         check_company=True,
         tracking=True,
         domain="[('sale_ok', '=', True)]",
-    )
-    name = fields.Char(
-        string="Description",
-        required=True,
-        compute="_compute_name",
-        store=True,
-        readonly=False,
-        precompute=True,
     )
     quantity = fields.Float(default=1.0, digits="Product Unit of Measure", tracking=True)
     price_unit = fields.Monetary(
@@ -73,12 +65,6 @@ class MspCharge(models.Model):
         index=True,
     )
 
-    @api.depends("product_id")
-    def _compute_name(self):
-        for charge in self:
-            if charge.product_id:
-                charge.name = charge.product_id.get_product_multiline_description_sale()
-
     @api.depends("product_id", "partner_id", "quantity", "date")
     def _compute_price_unit(self):
         for charge in self:
@@ -88,11 +74,6 @@ class MspCharge(models.Model):
             charge.price_unit = charge.product_id._msp_sale_price(
                 pricelist, charge.date, charge.quantity or 1.0
             )
-
-    @api.depends("quantity", "price_unit")
-    def _compute_price_subtotal(self):
-        for charge in self:
-            charge.price_subtotal = charge.currency_id.round(charge.quantity * charge.price_unit)
 
     @api.depends("invoice_line_id.move_id.state")
     def _compute_state(self):
@@ -114,8 +95,7 @@ class MspCharge(models.Model):
     @api.constrains("quantity", "price_unit")
     def _check_amounts(self):
         for charge in self:
-            # The description's first line: a product's sale description adds more.
-            label = (charge.name or "").strip().split("\n")[0]
+            label = charge._msp_label()
             if charge.quantity <= 0:
                 raise ValidationError(
                     self.env._(

@@ -12,6 +12,7 @@ class MspRetainerLine(models.Model):
     price in force when the invoice is drafted (rule 11)."""
 
     _name = "msp.retainer.line"
+    _inherit = ["msp.product.line.mixin"]
     _description = "Retainer Recurring Service"
     _order = "retainer_id, sequence, id"
     _check_company_auto = True
@@ -29,14 +30,6 @@ class MspRetainerLine(models.Model):
         required=True,
         check_company=True,
         domain="[('sale_ok', '=', True)]",
-    )
-    name = fields.Char(
-        string="Description",
-        required=True,
-        compute="_compute_name",
-        store=True,
-        readonly=False,
-        precompute=True,
     )
     quantity = fields.Float(default=1.0, digits="Product Unit of Measure")
     price_unit = fields.Monetary(
@@ -60,12 +53,6 @@ class MspRetainerLine(models.Model):
     )
 
     @api.depends("product_id")
-    def _compute_name(self):
-        for line in self:
-            if line.product_id:
-                line.name = line.product_id.get_product_multiline_description_sale()
-
-    @api.depends("product_id")
     def _compute_price_unit(self):
         """The customer's price of the product today, in the retainer's currency."""
         for line in self:
@@ -79,12 +66,6 @@ class MspRetainerLine(models.Model):
             source = pricelist.currency_id or line.product_id.currency_id
             currency = line.currency_id or company.currency_id
             line.price_unit = source._convert(price, currency, company, today)
-
-    @api.depends("quantity", "price_unit", "currency_id")
-    def _compute_price_subtotal(self):
-        for line in self:
-            currency = line.currency_id or self.env.company.currency_id
-            line.price_subtotal = currency.round(line.quantity * line.price_unit)
 
     # ------------------------------------------------------------------
     # Validation
@@ -106,10 +87,6 @@ class MspRetainerLine(models.Model):
                             value=line[field_name],
                         )
                     )
-
-    def _msp_label(self):
-        """The description's first line: a product's sale description adds more."""
-        return (self.name or self.product_id.display_name or "").strip().split("\n")[0]
 
     # ------------------------------------------------------------------
     # Billing (rule 11)
