@@ -217,25 +217,24 @@ class MspBilling(models.AbstractModel):
 
     @api.model
     def _invoice_retainers(self, retainers, run_date):
-        """Bill each retainer; one failing retainer rolls back alone (rule 4)."""
-        builder = self.env["msp.billing.invoice"]
-        prepared = []
+        """Bill ``retainers`` together (rule 12); when that fails, one by one, so
+        that a failing retainer rolls back alone and is reported (rule 4)."""
+        with billing_isolation(self.env) as together:
+            invoices = self._invoice_retainers_together(retainers, run_date)
+        if not together.failed:
+            return invoices
+        invoices = self.env["account.move"]
         for retainer in retainers:
             with billing_isolation(self.env, partial(self._report_retainer_failure, retainer)):
-                day = run_date or retainer.company_id._msp_today()
-                prepared.append((retainer, builder._prepare_retainer_invoices(retainer, day)))
-        with billing_isolation(self.env) as batch:
-            invoices = self._create_invoices([inv for _r, invs in prepared for inv in invs])
-            for retainer, _invoices in prepared:
-                self._after_invoiced(retainer, run_date)
-        if not batch.failed:
-            return invoices
-        # The batch failed as a whole: retainer by retainer, to isolate the culprit.
-        invoices = self.env["account.move"]
-        for retainer, retainer_invoices in prepared:
-            with billing_isolation(self.env, partial(self._report_retainer_failure, retainer)):
-                invoices |= self._create_invoices(retainer_invoices)
-                self._after_invoiced(retainer, run_date)
+                invoices |= self._invoice_retainers_together(retainer, run_date)
+        return invoices
+
+    @api.model
+    def _invoice_retainers_together(self, retainers, run_date):
+        prepared = self.env["msp.billing.invoice"]._prepare_retainers_invoices(retainers, run_date)
+        invoices = self._create_invoices([inv for invs in prepared.values() for inv in invs])
+        for retainer in retainers:
+            self._after_invoiced(retainer, run_date)
         return invoices
 
     @api.model
@@ -286,16 +285,15 @@ class MspBilling(models.AbstractModel):
         chatter what generated it."""
         if not invoices:
             return self.env["account.move"]
+        values = [
+            self.env["msp.billing.invoice"]._prepare_invoice_create_values(inv) for inv in invoices
+        ]
+        self._prefetch_billed_records(values)
         moves = (
             self.env["account.move"]
             .sudo()
             .with_context(default_move_type="out_invoice", tracking_disable=True)
-            .create(
-                [
-                    self.env["msp.billing.invoice"]._prepare_invoice_create_values(inv)
-                    for inv in invoices
-                ]
-            )
+            .create(values)
         )
         self._mark_overage_counted(moves)
         moves._message_log_batch(
@@ -306,6 +304,22 @@ class MspBilling(models.AbstractModel):
             author_id=self.env.ref("base.partner_root").id,
         )
         return moves.sudo(False)
+
+    @api.model
+    def _prefetch_billed_records(self, values):
+        """Read the time entries and charges the invoice lines of ``values`` bill,
+        all at once: linking them, the ORM and sale_timesheet's write checks read
+        them invoice line by invoice line, one query each otherwise (rule 12)."""
+        billed = {"msp_timesheet_ids": [], "msp_charge_ids": []}
+        for vals in values:
+            for _create, _id, line in vals["invoice_line_ids"]:
+                for field, ids in billed.items():
+                    ids.extend(i for command in line.get(field, ()) for i in command[2])
+        line_model = self.env["account.move.line"]
+        for field, ids in billed.items():
+            comodel = self.env[line_model._fields[field].comodel_name].sudo()
+            # The first field read loads all their stored fields, as one query.
+            comodel.browse(ids).mapped(line_model._fields[field].inverse_name)
 
     @api.model
     def _mark_overage_counted(self, moves):
@@ -419,15 +433,19 @@ class MspBilling(models.AbstractModel):
         (see ``msp.billing.invoice._prepare_invoice``), writing nothing: no
         invoice, period, message, activity or sequence number."""
         builder = self.env["msp.billing.invoice"].with_context(msp_billing_preview=True)
-        prepared = []
         retainers = self.env["msp.retainer"].browse(self._get_retainer_ids_to_invoice(run_date))
-        for retainer in retainers.with_context(msp_billing_preview=True):
-            day = run_date or retainer.company_id._msp_today()
-            try:
-                prepared += builder._prepare_retainer_invoices(retainer, day)
-            except Exception as error:  # pylint: disable=broad-except
-                # The run isolates and reports it (rule 4); the preview leaves it out.
-                _logger.info("Billing preview: retainer %s fails: %s", retainer.name, error)
+        retainers = retainers.with_context(msp_billing_preview=True)
+        try:
+            by_retainer = builder._prepare_retainers_invoices(retainers, run_date)
+        except Exception:  # pylint: disable=broad-except
+            # As the run (rule 4): one by one, leaving out the failing ones.
+            by_retainer = {}
+            for retainer in retainers:
+                try:
+                    by_retainer.update(builder._prepare_retainers_invoices(retainer, run_date))
+                except Exception as error:  # pylint: disable=broad-except
+                    _logger.info("Billing preview: retainer %s fails: %s", retainer.name, error)
+        prepared = [invoice for invoices in by_retainer.values() for invoice in invoices]
         for partner, company, day in self._get_adhoc_billing_targets(run_date):
             invoice = builder._prepare_adhoc_invoice(partner, day, company)
             if invoice:

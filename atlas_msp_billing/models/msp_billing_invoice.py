@@ -3,6 +3,8 @@ run (rules 1, 2, 5 of the README), which write nothing but the period records
 a due invoice needs. ``msp.billing`` (msp_billing.py) runs them and creates
 the invoices; both are one room, split in two files to stay short."""
 
+from collections import defaultdict
+
 from odoo import Command, api, fields, models
 from odoo.tools import float_round
 from odoo.tools.misc import format_date
@@ -16,14 +18,37 @@ BILLING_PRODUCTS = {
 }
 
 
-class BillingClaims:
-    """What the invoices prepared so far in one retainer's run will bill, so
-    that the next invoice of the same run (catch-up) does not take it again."""
+class BillingBatch:
+    """What the invoices of one batch of the run are prepared from, read once
+    for all of its customers (rule 12): their unbilled ad-hoc time, summed per
+    day, and their pending charges. Each invoice takes what is dated before its
+    own day and since its company's "Bill time from" day, so that no later
+    invoice of the batch (a catch-up, another retainer of the customer) takes
+    it again; the same holds for the overage of a period."""
 
-    def __init__(self, env):
+    def __init__(self, env, adhoc, charges):
+        # {customer id: [(day, project, task, hours, entry ids)]}, in line order
+        self.adhoc = adhoc
+        # {customer id: msp.charge}, by date
+        self.charges = charges
         self.periods = env["msp.retainer.period"]
-        self.timesheet_ids = set()
-        self.charge_ids = set()
+
+    @staticmethod
+    def _billed(day, before, since):
+        return day < before and (not since or day >= since)
+
+    def take_adhoc(self, partner, before, since):
+        taken, left = [], []
+        for row in self.adhoc.get(partner.id, []):
+            (taken if self._billed(row[0], before, since) else left).append(row)
+        self.adhoc[partner.id] = left
+        return taken
+
+    def take_charges(self, partner, before, since):
+        charges = self.charges.get(partner.id, self.periods.env["msp.charge"])
+        taken = charges.filtered(lambda charge: self._billed(charge.date, before, since))
+        self.charges[partner.id] = charges - taken
+        return taken
 
 
 class MspBillingInvoice(models.AbstractModel):
@@ -31,46 +56,66 @@ class MspBillingInvoice(models.AbstractModel):
     _description = "MSP Billing: generated invoices and their lines"
 
     # ------------------------------------------------------------------
-    # What a retainer bills on a day (rules 1, 2)
+    # What retainers bill on a day (rules 1, 2, 12)
     # ------------------------------------------------------------------
     @api.model
-    def _prepare_retainer_invoices(self, retainer, day):
-        """Invoices due on ``day``: one per period whose fee is due (oldest
-        first: a run after an outage catches up), then a closing invoice once
-        the retainer has ended. What falls on one date for the customer goes
-        on one invoice."""
+    def _prepare_retainers_invoices(self, retainers, run_date=None):
+        """{retainer: its invoices due on ``run_date``} (default: its company's
+        today), prepared together: the periods they need are created in one
+        batch and their customers' unbilled time and charges read once."""
+        days = {retainer: run_date or retainer.company_id._msp_today() for retainer in retainers}
+        periods = self.env["msp.retainer.period"]._ensure_retainer_periods(
+            {retainer: self._get_due_period_shapes(retainer, day) for retainer, day in days.items()}
+        )
+        batch = self._prepare_billing_batch(retainers.partner_id, max(days.values(), default=None))
+        return {
+            retainer: self._prepare_retainer_invoices(retainer, day, periods[retainer], batch)
+            for retainer, day in days.items()
+        }
+
+    @api.model
+    def _get_due_period_shapes(self, retainer, day):
+        """The periods of ``retainer`` whose fee is due on ``day`` and not yet
+        billed, oldest first: a run after an outage catches up."""
         billed = {p.date_start for p in retainer.period_ids if p.fee_billed}
-        due = [
-            period
-            for period in retainer._periods_starting_until(day)
-            if period.date_start not in billed
-        ]
-        claims = BillingClaims(self.env)
-        invoices = [
-            self._prepare_period_invoice(retainer, period, claims)
-            for period in self.env["msp.retainer.period"]._ensure_periods(retainer, due)
-        ]
+        return [p for p in retainer._periods_starting_until(day) if p.date_start not in billed]
+
+    @api.model
+    def _prepare_billing_batch(self, partners, before):
+        """The unbilled ad-hoc time and pending charges of ``partners`` dated
+        before ``before``, for the invoices of one batch."""
+        return BillingBatch(
+            self.env,
+            self._get_unbilled_adhoc_time(partners, before),
+            self._get_pending_charges(partners, before),
+        )
+
+    @api.model
+    def _prepare_retainer_invoices(self, retainer, day, periods, batch):
+        """The invoices of ``retainer`` due on ``day``: one per period of
+        ``periods`` (whose fee is due), then a closing invoice once the retainer
+        has ended. What falls on one date for the customer goes on one invoice."""
+        invoices = [self._prepare_period_invoice(retainer, period, batch) for period in periods]
         if retainer.date_end and retainer.date_end < day:
-            invoices.append(self._prepare_closing_invoice(retainer, claims))
+            invoices.append(self._prepare_closing_invoice(retainer, batch))
         invoices = [invoice for invoice in invoices if invoice]
         for invoice in invoices:
             invoice["run_date"] = day
         return self._merge_same_day_invoices(invoices)
 
     @api.model
-    def _prepare_period_invoice(self, retainer, period, claims=None):
-        """The fee invoice of ``period``: its fee, plus (with ``claims``, which
-        tracks what earlier invoices of the same run took) the overage of ended
-        periods and the unbilled ad-hoc time and charges dated before the
-        period starts."""
+    def _prepare_period_invoice(self, retainer, period, batch=None):
+        """The fee invoice of ``period``: its fee, plus (with ``batch``, which
+        holds what the run may still bill) the overage of ended periods and the
+        unbilled ad-hoc time and charges dated before the period starts."""
         invoice = self._prepare_retainer_invoice(retainer, period.date_start, period=period)
         invoice["sections"]["fee"] = [self._prepare_fee_line_values(period)]
         invoice["sections"]["recurring"] = [
             self._prepare_recurring_line_values(line, period) for line in retainer.line_ids
         ]
         invoice["fee_periods"] = period
-        if claims is not None:
-            self._add_unbilled_lines(invoice, retainer, period.date_start, claims)
+        if batch is not None:
+            self._add_unbilled_lines(invoice, retainer, period.date_start, batch)
         return invoice
 
     @api.model
@@ -93,13 +138,13 @@ class MspBillingInvoice(models.AbstractModel):
         }
 
     @api.model
-    def _prepare_closing_invoice(self, retainer, claims):
+    def _prepare_closing_invoice(self, retainer, batch):
         """After the end date: whatever is still unbilled, on a closing invoice."""
         invoice = self._prepare_retainer_invoice(
             retainer, retainer.date_end, origin=self.env._("%s (closing)", retainer.name)
         )
         day_after = fields.Date.add(retainer.date_end, days=1)
-        self._add_unbilled_lines(invoice, retainer, day_after, claims)
+        self._add_unbilled_lines(invoice, retainer, day_after, batch)
         return invoice if any(invoice["sections"].values()) else None
 
     @api.model
@@ -124,32 +169,23 @@ class MspBillingInvoice(models.AbstractModel):
         return invoice
 
     @api.model
-    def _add_unbilled_lines(self, invoice, retainer, before, claims):
+    def _add_unbilled_lines(self, invoice, retainer, before, batch):
         """Add what else is unbilled before ``before``: the overage of ended
-        periods, ad-hoc time and charges; ``claims`` records them for the next
-        invoice of the run."""
+        periods, ad-hoc time and charges, taken from ``batch``."""
         partner, company = retainer.partner_id, retainer.company_id
-        overage = self._get_unbilled_overage_periods(retainer, before) - claims.periods
-        claims.periods |= overage
-        time_lines = self._prepare_adhoc_time_lines(
-            partner,
-            before,
-            retainer.adhoc_rate,
-            company,
-            currency=retainer.currency_id,
-            exclude=claims.timesheet_ids,
-        )
-        charges = self._get_pending_charges(partner, before, company, claims.charge_ids)
-        claims.timesheet_ids.update(
-            ts_id for vals in time_lines for ts_id in vals["msp_timesheet_ids"][0][2]
-        )
-        claims.charge_ids.update(charges.ids)
+        overage = self._get_unbilled_overage_periods(retainer, before) - batch.periods
+        batch.periods |= overage
         # The invoice that first bills a period's overage is its overage invoice;
         # a later adjustment (rule 10) is linked by its line only.
         invoice["overage_periods"] |= overage.filtered(lambda p: not p.overage_invoice_id)
         sections = invoice["sections"]
         sections["overage"] += [self._prepare_overage_line_values(p) for p in overage]
-        sections["adhoc"] += time_lines
+        sections["adhoc"] += self._prepare_adhoc_time_lines(
+            batch.take_adhoc(partner, before, company.msp_billing_start_date),
+            retainer.adhoc_rate,
+            retainer.currency_id,
+        )
+        charges = batch.take_charges(partner, before, company.msp_billing_start_date)
         for section, lines in self._prepare_charge_lines(charges).items():
             sections[section] += lines
 
@@ -297,44 +333,71 @@ class MspBillingInvoice(models.AbstractModel):
         ]
 
     @api.model
-    def _prepare_adhoc_time_lines(self, partner, before, rate, company, *, currency, exclude=()):
-        """One line per task (or project without task) of the customer's
-        unbilled ad-hoc time dated before ``before`` that ``company`` bills, at
-        ``rate`` per hour (rule 2)."""
+    def _get_unbilled_adhoc_time(self, partners, before):
+        """{customer id: [(day, project, task, hours, entry ids)]}: the unbilled
+        ad-hoc time of ``partners`` and their contacts dated before ``before``,
+        summed per day, in the order of the invoice lines (rule 2). Time of a
+        contact goes to the nearest of ``partners`` above it."""
+        if not partners or not before:
+            return {}
         domain = [
             *self._get_unbilled_adhoc_domain(),
-            ("partner_id", "child_of", partner.ids),
+            ("partner_id", "child_of", partners.ids),
             ("date", "<", before),
-            *company._msp_billable_since_domain(),
+            *self._get_billed_since_domain(),
         ]
-        if exclude:
-            domain.append(("id", "not in", list(exclude)))
         groups = (
             self.env["account.analytic.line"]
             .sudo()
             ._read_group(
                 domain,
-                ["project_id", "task_id"],
-                ["unit_amount:sum", "date:min", "date:max", "id:array_agg"],
-                order="project_id, task_id",
+                ["project_id", "task_id", "date:day", "partner_id"],
+                ["unit_amount:sum", "id:array_agg"],
+                order="project_id, task_id, date:day",
             )
         )
+        result = defaultdict(list)
+        for project, task, day, contact, hours, ids in groups:
+            customer = contact
+            while customer and customer not in partners:
+                customer = customer.parent_id
+            result[customer.id].append((day, project, task, hours, ids))
+        return result
+
+    @api.model
+    def _get_billed_since_domain(self):
+        """What the run may bill is dated since the earliest "Bill time from" day
+        of the companies (any, when one has none); each invoice then keeps to
+        its own company's day."""
+        starts = self.env["res.company"].sudo().search([]).mapped("msp_billing_start_date")
+        return [("date", ">=", min(starts))] if starts and all(starts) else []
+
+    @api.model
+    def _prepare_adhoc_time_lines(self, rows, rate, currency):
+        """One line per task (or project without task) of the ad-hoc time
+        ``rows`` (see ``_get_unbilled_adhoc_time``), at ``rate`` per hour."""
+        work = {}
+        for day, project, task, hours, ids in rows:
+            total = work.setdefault((project, task), {"hours": 0.0, "days": [], "ids": []})
+            total["hours"] += hours
+            total["days"].append(day)
+            total["ids"] += ids
         product = self._get_billing_product("adhoc")
         lines = []
-        for project, task, total, first, last, ids in groups:
-            hours = float_round(total, precision_digits=HOURS_DIGITS)
+        for (project, task), total in work.items():
+            hours = float_round(total["hours"], precision_digits=HOURS_DIGITS)
             lines.append(
                 {
                     "product_id": product.id,
                     "name": self.env._(
                         "Ad-hoc support – %(work)s, %(dates)s: %(hours).2f h",
                         work=task.display_name or project.display_name,
-                        dates=self._format_date_span(first, last),
+                        dates=self._format_date_span(min(total["days"]), max(total["days"])),
                         hours=hours,
                     ),
                     "quantity": hours,
                     "price_unit": currency.round(rate),
-                    "msp_timesheet_ids": [Command.set(ids)],
+                    "msp_timesheet_ids": [Command.set(total["ids"])],
                 }
             )
         return lines
@@ -350,16 +413,24 @@ class MspBillingInvoice(models.AbstractModel):
         )
 
     @api.model
-    def _get_pending_charges(self, partner, before, company, exclude=()):
-        domain = [
-            ("partner_id", "=", partner.id),
-            ("invoice_line_id", "=", False),
-            ("date", "<", before),
-            *company._msp_billable_since_domain(),
-        ]
-        if exclude:
-            domain.append(("id", "not in", list(exclude)))
-        return self.env["msp.charge"].sudo().search(domain, order="date, id")
+    def _get_pending_charges(self, partners, before):
+        """{customer id: its charges not yet invoiced dated before ``before``}."""
+        if not partners or not before:
+            return {}
+        charges = (
+            self.env["msp.charge"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", partners.ids),
+                    ("invoice_line_id", "=", False),
+                    ("date", "<", before),
+                    *self._get_billed_since_domain(),
+                ],
+                order="date, id",
+            )
+        )
+        return {partner.id: group for partner, group in charges.grouped("partner_id").items()}
 
     @api.model
     def _prepare_charge_lines(self, charges):
@@ -424,16 +495,23 @@ class MspBillingInvoice(models.AbstractModel):
             user=partner.user_id,
         )
         invoice["run_date"] = day
+        batch = self._prepare_billing_batch(partner, day)
+        since = company.msp_billing_start_date
         sections = invoice["sections"]
         sections["adhoc"] += self._prepare_adhoc_time_lines(
-            partner, day, rate, company, currency=company.currency_id
+            batch.take_adhoc(partner, day, since), rate, company.currency_id
         )
         for section, lines in self._prepare_charge_lines(
-            self._get_pending_charges(partner, day, company)
+            batch.take_charges(partner, day, since)
         ).items():
             sections[section] += lines
         return invoice if any(sections.values()) else None
 
     @api.model
     def _get_billing_product(self, kind):
-        return self.env.ref(BILLING_PRODUCTS[kind])
+        # The id is cached by ir.model.data (env.ref would also query that the
+        # record exists, three times per invoice); it is gone when the product is.
+        product_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            BILLING_PRODUCTS[kind], raise_if_not_found=True
+        )
+        return self.env["product.product"].browse(product_id)

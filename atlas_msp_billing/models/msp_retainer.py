@@ -381,11 +381,13 @@ class MspRetainer(models.Model):
             if not retainer.partner_id:
                 raise UserError(self.env._("Set the customer of %s first.", retainer.name))
         self.write({"state": "active"})
+        current = {}
         for retainer in self:
-            today = retainer.company_id._msp_today()
-            period = retainer._period_containing(max(today, retainer.date_start))
-            if period:
-                self.env["msp.retainer.period"]._ensure_periods(retainer, [period])
+            period = retainer._period_containing(
+                max(retainer.company_id._msp_today(), retainer.date_start)
+            )
+            current[retainer] = [period] if period else []
+        self.env["msp.retainer.period"]._ensure_retainer_periods(current)
         return True
 
     @msp_role("account_manager", _lt("Only account managers can close retainers."), write=True)

@@ -237,24 +237,35 @@ class MspRetainerPeriod(models.Model):
 
     @api.model
     def _ensure_periods(self, retainer, shapes):
-        """The records of ``shapes`` of ``retainer``, created when missing; in the
-        billing preview (context ``msp_billing_preview``), missing ones are only
-        new records in memory: the preview writes nothing."""
-        existing = {p.date_start: p for p in retainer.period_ids}
-        missing = [p for p in shapes if p.date_start not in existing]
-        created = self.browse()
-        if missing:
-            values = [self._prepare_period_values(retainer, p) for p in missing]
-            if self.env.context.get("msp_billing_preview"):
-                created = self.concat(*(self.new(vals) for vals in values))
-            else:
-                created = self.sudo().create(values).sudo(False)
-        records = self.browse()
-        for shape in shapes:
-            records |= existing.get(shape.date_start) or created.filtered(
-                lambda r, d=shape.date_start: r.date_start == d
-            )
-        return records
+        """The records of ``shapes`` of ``retainer``, created when missing."""
+        return self._ensure_retainer_periods({retainer: shapes})[retainer]
+
+    @api.model
+    def _ensure_retainer_periods(self, shapes):
+        """{retainer: the records of its ``shapes``} of ``{retainer: shapes}``, the
+        missing ones created in one batch; in the billing preview (context
+        ``msp_billing_preview``), they are only new records in memory: the
+        preview writes nothing."""
+        # The retainers' periods, read together for all of them.
+        retainers = self.env["msp.retainer"].concat(*shapes)
+        existing = {(p.retainer_id, p.date_start): p for p in retainers.period_ids}
+        missing = [
+            (retainer, shape)
+            for retainer, retainer_shapes in shapes.items()
+            for shape in retainer_shapes
+            if (retainer, shape.date_start) not in existing
+        ]
+        values = [self._prepare_period_values(retainer, shape) for retainer, shape in missing]
+        if self.env.context.get("msp_billing_preview"):
+            created = [self.new(vals) for vals in values]
+        else:
+            created = list(self.sudo().create(values).sudo(False))
+        for (retainer, shape), period in zip(missing, created, strict=True):
+            existing[retainer, shape.date_start] = period
+        return {
+            retainer: self.concat(*(existing[retainer, s.date_start] for s in retainer_shapes))
+            for retainer, retainer_shapes in shapes.items()
+        }
 
     @api.model
     def _ensure_period_for_date(self, retainer, day):

@@ -1,4 +1,5 @@
 from . import test_billing
+from . import test_billing_batch
 from . import test_foundation
 from . import test_periods
 from . import test_revenue_app_ui
