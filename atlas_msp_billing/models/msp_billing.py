@@ -5,6 +5,7 @@ Each step is a small method another add-on can override, named as Odoo and
 OCA ``contract`` name theirs."""
 
 import logging
+import math
 from collections import defaultdict
 from contextlib import contextmanager
 from functools import partial
@@ -29,6 +30,10 @@ CONCURRENCY_ERRORS = (
 BILLING_JOB_CODE = "model._cron_run_billing_job()"
 # application_name of a session while it bills a batch (pg_stat_activity).
 BILLING_APPLICATION_NAME = "msp_billing"
+# Batches each billing job takes at least, when few retainers are due, and the
+# smallest batch worth its fixed cost in queries (rule 12).
+BATCHES_PER_JOB = 4
+MIN_BATCH_SIZE = 10
 # Advisory lock namespace of the ad-hoc billing of a customer ("MSPA").
 ADHOC_BILLING_LOCK = 0x4D535041
 
@@ -84,8 +89,7 @@ class MspBilling(models.AbstractModel):
         jobs = crons.search(
             [("model_id.model", "=", self._name), ("code", "=", BILLING_JOB_CODE)], order="id"
         )
-        [(most,)] = self.env["res.company"].sudo()._read_group([], [], ["msp_billing_jobs:max"])
-        wanted = (most or 1) - 1
+        wanted = self._get_billing_job_count() - 1
         daily = self.env.ref("atlas_msp_billing.ir_cron_msp_billing").sudo()
         jobs |= crons.create(
             [
@@ -111,6 +115,21 @@ class MspBilling(models.AbstractModel):
         return jobs[:wanted]
 
     @api.model
+    def _get_billing_job_count(self):
+        """K, the billing jobs that run at once: the largest of the companies'
+        "Billing Jobs" settings, since one run serves every company."""
+        [(most,)] = self.env["res.company"].sudo()._read_group([], [], ["msp_billing_jobs:max"])
+        return most or 1
+
+    @api.model
+    def _get_billing_batch_size(self, count, batch_size):
+        """At most ``batch_size`` retainers a batch, fewer when few of the ``count``
+        due: each of the K jobs then takes several batches and the jobs end
+        together, instead of one billing its last large batch alone (rule 12)."""
+        share = math.ceil(count / (self._get_billing_job_count() * BATCHES_PER_JOB))
+        return min(batch_size, max(share, MIN_BATCH_SIZE))
+
+    @api.model
     def _run_billing(self, run_date=None, commit=False, batch_size=100):
         """Draft every invoice due on ``run_date`` (default: today in each
         company's time zone); return the invoices created.
@@ -124,6 +143,7 @@ class MspBilling(models.AbstractModel):
         """
         invoices = self.env["account.move"]
         candidates = self._get_retainer_ids_to_invoice(run_date)
+        batch_size = self._get_billing_batch_size(len(candidates), batch_size)
         done, remaining = 0, len(candidates)
         while candidates:
             skipped = []

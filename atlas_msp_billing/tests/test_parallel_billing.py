@@ -152,3 +152,16 @@ class TestBillingJobsSetting(TransactionCase):
     def test_at_least_one_job(self):
         with self.assertRaisesRegex(ValidationError, "at least 1 job"):
             self.env.company.msp_billing_jobs = 0
+
+
+@tagged("post_install", "-at_install")
+class TestBillingBatchSize(TransactionCase):
+    def test_each_job_gets_several_batches_of_few_retainers(self):
+        self.env["res.company"].search([]).write({"msp_billing_jobs": 2})
+        size = self.env["msp.billing"]._get_billing_batch_size
+        self.assertEqual(size(400, 100), 50, "2 jobs x 4 batches of 50")
+        self.assertEqual(size(1000, 100), 100, "never above the batch size asked")
+        self.assertEqual(size(30, 100), 10, "never below 10 retainers")
+        self.assertEqual(size(6, 2), 2, "nor above a smaller batch size asked")
+        self.env.company.msp_billing_jobs = 4
+        self.assertEqual(size(400, 100), 25)
