@@ -31,6 +31,7 @@ class BillingBatch:
         self.adhoc = adhoc
         # {customer id: msp.charge}, by date
         self.charges = charges
+        self.no_charges = env["msp.charge"]
         self.periods = env["msp.retainer.period"]
 
     @staticmethod
@@ -45,7 +46,7 @@ class BillingBatch:
         return taken
 
     def take_charges(self, partner, before, since):
-        charges = self.charges.get(partner.id, self.periods.env["msp.charge"])
+        charges = self.charges.get(partner.id, self.no_charges)
         taken = charges.filtered(lambda charge: self._billed(charge.date, before, since))
         self.charges[partner.id] = charges - taken
         return taken

@@ -5,7 +5,7 @@ import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
-import { formatFloat, formatMonetary } from "@web/views/fields/formatters";
+import { formatFloat, formatFloatTime, formatMonetary } from "@web/views/fields/formatters";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 
 const REPORT = "msp.revenue.report";
@@ -79,7 +79,8 @@ export class RevenueDashboard extends Component {
     }
 
     hours(value) {
-        return formatFloat(value, { digits: [16, 2] });
+        // HH:MM, as hours read everywhere else in Odoo and in the add-on.
+        return formatFloatTime(value);
     }
 
     percent(value) {
