@@ -163,6 +163,15 @@ class TestBillingPreview(MspBillingCase):
             with self.subTest(user=user.login), self.assertRaises(AccessError):
                 preview.with_user(user).action_preview()
 
+    def test_refresh_stays_on_the_same_preview(self):
+        preview = self.env["msp.billing.preview"].create({"run_date": "2026-04-01"})
+        self.assertEqual(preview.display_name, "Billing Preview of 04/01/2026")
+        rows = preview.line_ids
+        # True: the form reloads in place, no new breadcrumb.
+        self.assertIs(preview.with_user(self.user_billing_manager).action_preview(), True)
+        self.assertEqual(len(preview.line_ids), len(rows))
+        self.assertFalse(rows.exists(), "the rows are prepared again")
+
     def test_a_future_date_is_previewed_not_billed(self):
         preview = self.env["msp.billing.preview"].create({"run_date": "2999-01-01"})
         self.assertTrue(preview.line_ids)

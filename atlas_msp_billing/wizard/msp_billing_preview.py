@@ -1,4 +1,5 @@
 from odoo import Command, api, fields, models
+from odoo.tools.misc import format_date
 from odoo.tools.translate import LazyTranslate
 
 from ..utils.roles import msp_role
@@ -32,6 +33,13 @@ class MspBillingPreview(models.TransientModel):
             preview.invoice_count = len(preview.line_ids)
             preview.amount_untaxed = sum(preview.line_ids.mapped("amount_untaxed"))
 
+    @api.depends("run_date")
+    def _compute_display_name(self):
+        for preview in self:
+            preview.display_name = self.env._(
+                "Billing Preview of %s", format_date(self.env, preview.run_date)
+            )
+
     @api.onchange("run_date")
     def _onchange_run_date(self):
         self.line_ids = self._preview_line_commands()
@@ -58,13 +66,8 @@ class MspBillingPreview(models.TransientModel):
         """Refresh the preview (the form does it when the date changes)."""
         self.ensure_one()
         self.line_ids = self._preview_line_commands()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "current",
-        }
+        # No action: the form reloads in place, without a second breadcrumb.
+        return True
 
     @msp_role("billing_manager", _lt("Only billing managers can generate invoices."))
     def action_generate(self):
