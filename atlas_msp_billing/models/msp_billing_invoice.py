@@ -370,8 +370,14 @@ class MspBillingInvoice(models.AbstractModel):
         """What the run may bill is dated since the earliest "Bill time from" day
         of the companies (any, when one has none); each invoice then keeps to
         its own company's day."""
-        starts = self.env["res.company"].sudo().search([]).mapped("msp_billing_start_date")
-        return [("date", ">=", min(starts))] if starts and all(starts) else []
+        [(earliest, dated, companies)] = (
+            self.env["res.company"]
+            .sudo()
+            ._read_group(
+                [], [], ["msp_billing_start_date:min", "msp_billing_start_date:count", "__count"]
+            )
+        )
+        return [("date", ">=", earliest)] if earliest and dated == companies else []
 
     @api.model
     def _prepare_adhoc_time_lines(self, rows, rate, currency):
