@@ -801,12 +801,7 @@ def main():
     dashboard.add_argument("--retainers", type=int, default=10_000)
     dashboard.add_argument("--entries", type=int, default=1_000_000)
     dashboard.set_defaults(func=cmd_dashboard)
-    args = parser.parse_args()
-    try:
-        return args.func(args) or 0
-    except dev.SetupError as exc:
-        print(f"[atlas] error: {exc}", file=sys.stderr)
-        return 2
+    return dev.run_command(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -533,6 +533,12 @@ def main():
     args, args.pytest_args = parser.parse_known_args()
     if args.pytest_args and args.command != "test":
         parser.error(f"unrecognized arguments: {' '.join(args.pytest_args)}")
+    return run_command(args)
+
+
+def run_command(args):
+    """Run the command ``args`` chose (the tools' ``main``): a missing
+    prerequisite or a failed step ends with a clear message and status 2."""
     try:
         return args.func(args) or 0
     except SetupError as exc:

@@ -551,12 +551,7 @@ def main():
     load.add_argument("--think", type=float, default=float(os.environ.get("THINK", "1.0")))
     load.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "4")))
     load.set_defaults(func=cmd_load)
-    args = parser.parse_args()
-    try:
-        return args.func(args) or 0
-    except dev.SetupError as exc:
-        print(f"[atlas] error: {exc}", file=sys.stderr)
-        return 2
+    return dev.run_command(parser.parse_args())
 
 
 if __name__ == "__main__":

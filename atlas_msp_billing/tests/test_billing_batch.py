@@ -93,3 +93,17 @@ class TestBillingBatch(MspBillingCase):
             self.assertEqual(charge.invoice_line_id.move_id, invoice)
         self.assertEqual(len(invoices.invoice_line_ids.msp_timesheet_ids), 32)
         self.assertFalse(self.env["msp.billing"]._invoice_retainers(self.retainers, FEBRUARY))
+
+    def test_time_of_a_contact_is_billed_to_its_customer(self):
+        retainer = self.retainers[0]
+        contact = self.env["res.partner"].create(
+            {"name": "Site Manager", "parent_id": retainer.partner_id.id}
+        )
+        task = self.env["project.task"].create(
+            {"name": "Site visit", "project_id": self.project.id, "partner_id": contact.id}
+        )
+        entry = self.log_time(2.0, "2026-01-28", category="adhoc", task=task)
+        self.assertEqual(entry.partner_id, contact)
+        invoices = self.env["msp.billing"]._invoice_retainers(self.retainers[:3], FEBRUARY)
+        self.assertEqual(entry.msp_invoice_line_id.move_id.msp_retainer_id, retainer)
+        self.assertEqual(len(invoices.invoice_line_ids.msp_timesheet_ids), 3 * 4 + 1)
