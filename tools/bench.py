@@ -449,8 +449,8 @@ def cmd_bench(args):
     )
     print(
         f"billing preview at M={args.entries}: {first['preview_invoices']} invoices in "
-        f"{first['preview_s']:.2f} s, {first['preview_queries']:.1f} queries/retainer; the run's "
-        f"own preparing work {first['prepare_s']:.2f} s, {first['prepare_queries']:.1f} "
+        f"{first['preview_s']:.2f} s, {first['preview_queries']:.2f} queries/retainer; the run's "
+        f"own preparing work {first['prepare_s']:.2f} s, {first['prepare_queries']:.2f} "
         f"queries/retainer (preview/prepare x{first['preview_s'] / first['prepare_s']:.2f})"
     )
     single = first["cron_s"][1]
