@@ -406,8 +406,11 @@ class MspBilling(models.AbstractModel):
             day = run_date or company._msp_today()
             if day.day != 1 and not force:
                 continue
-            for partner in self.env["res.partner"].browse(partner_ids).with_company(company):
-                if not retainers._msp_covering(partner, day):
+            partners = self.env["res.partner"].browse(partner_ids).with_company(company)
+            # Those with a retainer are billed by it, as one search for all of them.
+            covered = retainers.search(retainers._msp_covering_domain(partners, day)).partner_id
+            for partner in partners:
+                if partner not in covered:
                     yield partner, company, day
 
     @api.model

@@ -193,17 +193,19 @@ class MspRetainer(models.Model):
         """The active retainer of ``partner`` (a commercial partner) covering ``day``."""
         if not partner or not day:
             return self.browse()
-        return self.search(
-            [
-                ("partner_id", "=", partner.id),
-                ("state", "=", "active"),
-                ("date_start", "<=", day),
-                "|",
-                ("date_end", "=", False),
-                ("date_end", ">=", day),
-            ],
-            limit=1,
-        )
+        return self.search(self._msp_covering_domain(partner, day), limit=1)
+
+    @api.model
+    def _msp_covering_domain(self, partners, day):
+        """Active retainers of ``partners`` covering ``day``."""
+        return [
+            ("partner_id", "in", partners.ids),
+            ("state", "=", "active"),
+            ("date_start", "<=", day),
+            "|",
+            ("date_end", "=", False),
+            ("date_end", ">=", day),
+        ]
 
     def _periods_covering(self, days):
         """{retainer: period record covering its day}, for existing records only."""
