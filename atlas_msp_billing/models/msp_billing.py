@@ -229,6 +229,9 @@ class MspBilling(models.AbstractModel):
             f"""SELECT id FROM msp_retainer WHERE id IN %s
                 FOR UPDATE {"SKIP LOCKED" if skip_locked else ""}""",
             [tuple(retainers.ids)],
+            # A retainer another job billed since this transaction began is a
+            # serialization failure the caller retries: not an error to log.
+            log_exceptions=False,
         )
         locked = retainers.browse([row[0] for row in self.env.cr.fetchall()])
         locked.invalidate_recordset()
