@@ -118,12 +118,8 @@ def activate_retainers(env, partners, start=JANUARY):
     return retainers
 
 
-def create_retainers(env, count):
-    """``count`` customers, each with an active monthly retainer (10 h
-    included) started Jan 1 and billed for January, and a task."""
-    # The scratch database holds Odoo's demo timesheets, so installing the add-on
-    # set "Bill time from" to today: the bench bills its own history of 2026.
-    env["res.company"].search([]).write({"msp_billing_start_date": False})
+def create_customers(env, count):
+    """``count`` customers, each with a task of its own on one service desk."""
     partners = env["res.partner"].create(
         [{"name": f"Bench Customer {i:05d}", "is_company": True} for i in range(count)]
     )
@@ -134,6 +130,16 @@ def create_retainers(env, count):
             for p in partners
         ]
     )
+    return partners, tasks
+
+
+def create_retainers(env, count):
+    """``count`` customers, each with an active monthly retainer (10 h
+    included) started Jan 1 and billed for January, and a task."""
+    # The scratch database holds Odoo's demo timesheets, so installing the add-on
+    # set "Bill time from" to today: the bench bills its own history of 2026.
+    env["res.company"].search([]).write({"msp_billing_start_date": False})
+    partners, tasks = create_customers(env, count)
     retainers = activate_retainers(env, partners)
     env["msp.retainer"]._run_billing(run_date=JANUARY)
     env.cr.commit()

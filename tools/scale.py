@@ -42,13 +42,6 @@ LOCALHOST = "127.0.0.1"
 BILLING_SESSIONS = """
     SELECT count(*) FROM pg_stat_activity
     WHERE datname = %s AND application_name LIKE 'msp_billing%%'"""
-# Billing cron jobs still to run: due, or triggered (a job killed midway stays so).
-BILLING_JOBS_READY = """
-    SELECT count(*) FROM ir_cron c JOIN ir_act_server a ON a.id = c.ir_actions_server_id
-    WHERE c.active AND a.code LIKE 'model._cron_run_billing%%'
-      AND (c.nextcall <= now() at time zone 'UTC'
-           OR EXISTS (SELECT 1 FROM ir_cron_trigger t
-                      WHERE t.cron_id = c.id AND t.call_at <= now() at time zone 'UTC'))"""
 DAILY_BILLING_CRON = """
     SELECT res_id FROM ir_model_data
     WHERE module = 'atlas_msp_billing' AND name = 'ir_cron_msp_billing'"""
@@ -176,16 +169,7 @@ def servers_data(count, jobs):
     with bench.odoo_env(SERVERS_DB) as env:
         env["msp.retainer"].search([("state", "=", "active")]).write({"state": "closed"})
         start = env.company._msp_today().replace(day=1) - relativedelta(months=2)
-        partners = env["res.partner"].create(
-            [{"name": f"Bench Customer {i:05d}", "is_company": True} for i in range(count)]
-        )
-        project = env["project.project"].create({"name": "Bench Service Desk"})
-        tasks = env["project.task"].create(
-            [
-                {"name": f"Ticket {p.name}", "project_id": project.id, "partner_id": p.id}
-                for p in partners
-            ]
-        )
+        partners, tasks = bench.create_customers(env, count)
         retainers = bench.activate_retainers(env, partners, start)
         env.cr.commit()
         bench.log_time(env, retainers, tasks, 5, start)
@@ -248,7 +232,7 @@ def watch_billing(db, since, expected, timeout, on_count=None):
                 on_count(created)
             if created >= expected and finished is None:
                 finished = time.monotonic()
-            cr.execute(BILLING_JOBS_READY)
+            cr.execute(bench.BILLING_JOBS_READY)
             if finished and not cr.fetchone()[0]:
                 break
             if time.monotonic() - last_wake > 5:
