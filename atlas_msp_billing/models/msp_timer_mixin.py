@@ -1,8 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.project.models.project_task import CLOSED_STATES
-
 from ..utils.roles import msp_role
 
 TIMER_STATES = [("stopped", "Stopped"), ("running", "Running"), ("paused", "Paused")]
@@ -94,7 +92,7 @@ class MspTimerMixin(models.AbstractModel):
         self.ensure_one()
         if self._msp_timer().state == "paused":
             return self.action_msp_timer_resume()
-        if self.msp_is_ticket and self.state in CLOSED_STATES:
+        if self.msp_is_ticket and self.is_closed:
             raise UserError(
                 self.env._(
                     "Ticket %(ticket)s is closed: reopen it before timing more work on it.",

@@ -120,7 +120,6 @@ class ProjectTask(models.Model):
             raise UserError(
                 self.env._("No service desk takes tickets from the portal yet: call or email us.")
             )
-        check_priority(self.env, priority)
         # Like Odoo's mail gateway: the customer who opens a ticket is not its assignee.
         return (
             self.sudo()
