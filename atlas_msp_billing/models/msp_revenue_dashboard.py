@@ -49,7 +49,7 @@ class MspRevenueReport(models.Model):
         (its first day, ISO), ``mrr`` and the movements of ``MRR_MOVEMENTS``
         (new and expansion positive, contraction and churn negative), from
         one query whatever the number of retainers, periods and months."""
-        first, _last, _today = self._msp_timeline_bounds()
+        first, _today = self._msp_timeline_bounds()
         rows = self.env.execute_query(
             SQL(
                 """
@@ -85,11 +85,10 @@ class MspRevenueReport(models.Model):
 
     @api.model
     def _msp_timeline_bounds(self):
-        """(first month, last month, today): the month before the timeline
-        (base of its first movements), the current month, and today."""
+        """(first month, today): the month before the timeline (base of its first
+        movements), and today."""
         today = self.env.company._msp_today()
-        last = today.replace(day=1)
-        return last - relativedelta(months=TIMELINE_MONTHS), last, today
+        return today.replace(day=1) - relativedelta(months=TIMELINE_MONTHS), today
 
     @api.model
     def _msp_mrr_movements_sql(self):
@@ -97,7 +96,7 @@ class MspRevenueReport(models.Model):
         month of the timeline (and the month before it) and customer with MRR
         in it or the month before: ``month``, ``mrr``, ``prev_mrr`` and the
         retainers behind each (``retainer_ids``, ``prev_retainer_ids``)."""
-        first, _last, today = self._msp_timeline_bounds()
+        first, today = self._msp_timeline_bounds()
         # Raw SQL: write what the ORM still holds first.
         self.env["msp.retainer"].flush_model()
         self.env["msp.retainer.period"].flush_model()

@@ -163,12 +163,13 @@ class MspRevenueReport(models.Model):
             msp_unbilled AS (
                 SELECT p.retainer_id,
                        SUM(p.overage_hours - p.overage_billed_hours) AS overage_hours,
-                       SUM(CASE WHEN p.overage_billed_hours = 0 THEN p.overage_amount
-                                ELSE ROUND(((p.overage_hours - p.overage_billed_hours)
-                                            * p.overage_rate)::numeric, 2) END) AS overage_amount
+                       -- overage_amount's own rounding, to the period's currency
+                       SUM(ROUND(((p.overage_hours - p.overage_billed_hours)
+                                  * p.overage_rate)::numeric, cur.decimal_places)) AS overage_amount
                   FROM msp_retainer_period p
                   JOIN msp_today t ON t.company_id = p.company_id
                   JOIN res_company rc ON rc.id = p.company_id
+                  JOIN res_currency cur ON cur.id = p.currency_id
                  WHERE p.overage_hours > p.overage_billed_hours
                    AND p.date_start <= t.today
                    AND (rc.msp_billing_start_date IS NULL
@@ -223,6 +224,23 @@ class MspRevenueReport(models.Model):
     # Key figures
     # ------------------------------------------------------------------
     @api.model
+    def _msp_overage_to_bill(self):
+        """(retainers, amount) of the overage not yet on an invoice."""
+        [(retainers, amount)] = self._read_group(
+            [("overage_hours", ">", 0)], aggregates=["retainer_id:recordset", "overage_amount:sum"]
+        )
+        return retainers, amount
+
+    @api.model
+    def _msp_draft_invoice_domain(self):
+        """The generated invoices waiting to be posted."""
+        return [
+            ("msp_generated", "=", True),
+            ("state", "=", "draft"),
+            ("company_id", "in", self.env.companies.ids),
+        ]
+
+    @api.model
     def _get_revenue_kpis(self):
         """The Revenue dashboard's key figures for the current companies, in
         the current company's currency, from a fixed number of aggregate
@@ -230,16 +248,10 @@ class MspRevenueReport(models.Model):
         dashboard's RPC method, ``get_dashboard_data``, sends ids)."""
         currency = self.env.company.currency_id
         [(mrr, active_count)] = self._read_group([], aggregates=["monthly_fee:sum", "__count"])
-        [(overage_retainers, overage_amount)] = self._read_group(
-            [("overage_hours", ">", 0)], aggregates=["retainer_id:recordset", "overage_amount:sum"]
-        )
+        overage_retainers, overage_amount = self._msp_overage_to_bill()
         mrr = currency.round(mrr or 0.0)
         draft_invoice_count = self.env["account.move"].search_count(
-            [
-                ("msp_generated", "=", True),
-                ("state", "=", "draft"),
-                ("company_id", "in", self.env.companies.ids),
-            ]
+            self._msp_draft_invoice_domain()
         )
         return {
             "mrr": mrr,
@@ -361,7 +373,7 @@ class MspRevenueReport(models.Model):
     @api.model
     @msp_role("account_manager")
     def action_open_overage_retainers(self):
-        retainers = self._get_revenue_kpis()["overage_retainer_ids"]
+        retainers, _amount = self._msp_overage_to_bill()
         return self._msp_retainers_action(
             [("id", "in", retainers.ids)], self.env._("Retainers with Overage to Bill")
         )
@@ -389,11 +401,7 @@ class MspRevenueReport(models.Model):
         return self._msp_window_action(
             "account.action_move_out_invoice_type",
             self.env._("Generated Invoices to Post"),
-            [
-                ("msp_generated", "=", True),
-                ("state", "=", "draft"),
-                ("company_id", "in", self.env.companies.ids),
-            ],
+            self._msp_draft_invoice_domain(),
         )
 
     @api.model

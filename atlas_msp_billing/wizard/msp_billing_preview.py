@@ -54,11 +54,10 @@ class MspBillingPreview(models.TransientModel):
         return previews
 
     def _preview_line_commands(self):
-        billing = self.env["msp.billing"]
         Line = self.env["msp.billing.preview.line"]
         return [Command.clear()] + [
-            Command.create(Line._prepare_values(billing._get_billing_preview_values(invoice)))
-            for invoice in billing._prepare_billing_preview(self.run_date)
+            Command.create(Line._prepare_values(values))
+            for values in self.env["msp.retainer"]._get_billing_preview(self.run_date)
         ]
 
     @msp_role("billing_manager", _lt("Only billing managers can preview the billing."))
