@@ -420,13 +420,9 @@ class MspBilling(models.AbstractModel):
     def _get_adhoc_billing_customers(self, partners=None):
         """{company: commercial partner ids} having unbilled ad-hoc work."""
         result = defaultdict(set)
-        billable = self.env["res.company"]._msp_billable_date_domain()
-        time_domain = [
-            *self.env["msp.billing.invoice"]._get_unbilled_adhoc_domain(),
-            ("partner_id", "!=", False),
-            *billable,
-        ]
-        charge_domain = [("invoice_line_id", "=", False), *billable]
+        builder = self.env["msp.billing.invoice"]
+        time_domain = builder._get_billable_adhoc_domain()
+        charge_domain = builder._get_billable_charge_domain()
         if partners:
             time_domain.append(("partner_id", "child_of", partners.ids))
             charge_domain.append(("partner_id", "in", partners.commercial_partner_id.ids))

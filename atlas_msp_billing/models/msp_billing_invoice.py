@@ -334,6 +334,24 @@ class MspBillingInvoice(models.AbstractModel):
         ]
 
     @api.model
+    def _get_billable_adhoc_domain(self):
+        """The customers' unbilled ad-hoc time that the run bills: dated on or
+        after its company's "Bill time from" day."""
+        return [
+            *self._get_unbilled_adhoc_domain(),
+            ("partner_id", "!=", False),
+            *self.env["res.company"]._msp_billable_date_domain(),
+        ]
+
+    @api.model
+    def _get_billable_charge_domain(self):
+        """The pending charges that the run bills, by the same day."""
+        return [
+            ("invoice_line_id", "=", False),
+            *self.env["res.company"]._msp_billable_date_domain(),
+        ]
+
+    @api.model
     def _get_unbilled_adhoc_time(self, partners, before):
         """{customer id: [(day, project, task, hours, entry ids)]}: the unbilled
         ad-hoc time of ``partners`` and their contacts dated before ``before``,

@@ -237,18 +237,15 @@ class MspRevenueReport(models.Model):
         """The ad-hoc time the billing will invoice: not billed yet, of a
         customer, dated on or after its company's "Bill time from" day."""
         return [
-            *self.env["msp.billing.invoice"]._get_unbilled_adhoc_domain(),
-            ("partner_id", "!=", False),
+            *self.env["msp.billing.invoice"]._get_billable_adhoc_domain(),
             ("company_id", "in", self.env.companies.ids),
-            *self.env["res.company"]._msp_billable_date_domain(),
         ]
 
     @api.model
     def _msp_pending_charge_domain(self):
         return [
-            ("invoice_line_id", "=", False),
+            *self.env["msp.billing.invoice"]._get_billable_charge_domain(),
             ("company_id", "in", self.env.companies.ids),
-            *self.env["res.company"]._msp_billable_date_domain(),
         ]
 
     @api.model
@@ -341,11 +338,8 @@ class MspRevenueReport(models.Model):
         today = company._msp_today()
         amount = 0.0
         for pricelist, hours in hours_by_pricelist.items():
-            if pricelist:
-                price = pricelist._get_product_price(product, 1.0, date=today)
-                currency = pricelist.currency_id
-            else:
-                price, currency = product.lst_price, company.currency_id
+            price = product._msp_sale_price(pricelist, today)
+            currency = pricelist.currency_id or company.currency_id
             amount += currency._convert(hours * price, target, company, today)
         return amount
 
